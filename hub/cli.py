@@ -1,0 +1,308 @@
+"""The ``lgsp`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.settings import Settings
+
+app = typer.Typer(
+    name="lgsp",
+    help="LGSP Hub: the province's data integration hub.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+registry_app = typer.Typer(help="The schema registry.", no_args_is_help=True)
+simulate_app = typer.Typer(
+    help="Source simulators with a known share of defects.", no_args_is_help=True
+)
+connector_app = typer.Typer(help="Connectors declared in connectors.yaml.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+app.add_typer(connector_app, name="connector")
+app.add_typer(simulate_app, name="simulate")
+
+out = Console()
+err = Console(stderr=True)
+
+WorkdirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workdir",
+        help="Where embedded data, offsets and reports live [env: LGSP_WORKDIR; default ./.lgsp]",
+        show_default=False,
+    ),
+]
+
+
+class CommandError(Exception):
+    """A failure to report as one line, without a traceback."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from connectors.declared import ConnectorDeclarationError
+    from connectors.population import SourceUnavailable
+    from connectors.runner import PublishError
+    from hub.broker import BrokerError
+    from hub.demo import DemoError
+    from hub.runtime import RuntimeStartError
+    from hub.topics import TopicError
+    from quality.suites import QualityError
+    from schemas.catalogue import CatalogueError
+    from schemas.registry.client import RegistryError
+    from warehouse.db import WarehouseError
+
+    return (
+        CommandError,
+        CatalogueError,
+        ConnectorDeclarationError,
+        BrokerError,
+        TopicError,
+        RuntimeStartError,
+        RegistryError,
+        WarehouseError,
+        PublishError,
+        SourceUnavailable,
+        QualityError,
+        DemoError,
+    )
+
+
+def settings_for(workdir: Path | None) -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings(workdir=workdir) if workdir is not None else Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "LGSP_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise CommandError(f"{name}: {first['msg']}") from exc
+
+
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option(min=1, help="Source records to simulate")] = 10_000,
+    defect_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of records spoiled on purpose")
+    ] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator")] = 42,
+    workdir: WorkdirOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last line")
+    ] = False,
+) -> None:
+    """Simulate the population system and run the whole hub on it, end to end."""
+    from hub.demo import DemoProgress, run_demo
+    from schemas.catalogue import default_catalogue
+
+    settings = settings_for(workdir)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+        current: list[int] = []
+
+        def phase(name: str, total: int | None) -> None:
+            if current:
+                bar.update(current[-1], completed=bar.tasks[current[-1]].total or 1)
+            current.append(bar.add_task(name, total=total))
+            tasks[name] = current[-1]
+
+        def advance(done: int) -> None:
+            if current:
+                bar.update(current[-1], completed=done)
+
+        result = run_demo(
+            settings,
+            default_catalogue(),
+            records=records,
+            defect_rate=defect_rate,
+            seed=seed,
+            progress=DemoProgress(phase, advance),
+        )
+
+    table = Table(title="LGSP Hub demo", title_justify="left")
+    for column in (
+        "dataset",
+        "source",
+        "warehouse",
+        "quarantine",
+        "defects injected",
+        "reconciled",
+    ):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    for dataset_id, counts in result.datasets.items():
+        table.add_row(
+            dataset_id,
+            str(counts.source),
+            str(counts.warehouse),
+            str(counts.quarantine),
+            str(counts.defects_injected),
+            "[green]yes[/]" if counts.reconciled else "[red]no[/]",
+        )
+    summary = out if not json_output else err
+    summary.print(table)
+    for dataset_id, quality in result.quality.items():
+        verdict = "[green]passed[/]" if quality.success else "[red]failed[/]"
+        summary.print(
+            f"quality {dataset_id}: {verdict} ({quality.evaluated - quality.failed} of "
+            f"{quality.evaluated} expectations met)"
+        )
+    summary.print(f"report: {result.report}")
+    summary.print(f"elapsed: {result.elapsed_s:.1f}s")
+    if json_output:
+        sys.stdout.write(result.model_dump_json() + "\n")
+    if not all(counts.reconciled for counts in result.datasets.values()):
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    workdir: WorkdirOption = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", help="Only these datasets (repeatable)")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
+) -> None:
+    """Run the stream worker (validate, sink, quarantine agents) until stopped."""
+    from hub.runtime import Runtime
+    from schemas.catalogue import default_catalogue
+    from streams.app import WorkerConfig, run_worker
+
+    settings = settings_for(workdir)
+    catalogue = default_catalogue()
+    for dataset_id in dataset or ():
+        catalogue.dataset(dataset_id)
+    with Runtime(settings, catalogue) as endpoints:
+        run_worker(
+            WorkerConfig(
+                bootstrap_servers=endpoints.bootstrap_servers,
+                registry_url=endpoints.registry_url,
+                warehouse_url=endpoints.warehouse_url,
+                workdir=endpoints.workdir,
+                datasets=tuple(dataset or ()),
+                partitions=endpoints.topic_partitions,
+            ),
+            loglevel=loglevel,
+        )
+
+
+@connector_app.command("run")
+def connector_run(
+    name: Annotated[str, typer.Argument(help="The connector's name in connectors.yaml")],
+    once: Annotated[bool, typer.Option("--once", help="Publish what is new, then stop")] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls of the source")
+    ] = 30.0,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Publish a connector's records, resuming after its stored offset."""
+    import time
+
+    from connectors.declared import build_connector, load_declarations
+    from connectors.offsets import OffsetStore
+    from connectors.runner import ConnectorRunner
+    from hub.runtime import Runtime
+    from schemas.catalogue import default_catalogue
+    from schemas.codec import AvroCodec
+    from schemas.registry.client import RegistryClient
+
+    settings = settings_for(workdir)
+    catalogue = default_catalogue()
+    declarations = load_declarations(settings.connectors_file)
+    build_connector(name, declarations).check()
+    with (
+        Runtime(settings, catalogue) as endpoints,
+        RegistryClient(endpoints.registry_url) as client,
+    ):
+        codec = AvroCodec(client)
+        while True:
+            connector = build_connector(name, declarations)
+            stats = ConnectorRunner(
+                connector,
+                catalogue.dataset(connector.dataset),
+                bootstrap_servers=endpoints.bootstrap_servers,
+                codec=codec,
+                offsets=OffsetStore(endpoints.workdir / "offsets"),
+            ).run()
+            err.print(
+                f"{name}: read {stats.read}, published {stats.published}, "
+                f"dead-lettered {stats.dead_lettered}"
+            )
+            if once:
+                return
+            time.sleep(interval)
+
+
+@registry_app.command("serve")
+def registry_serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8081,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    workdir: WorkdirOption = None,
+) -> None:
+    """Serve the Confluent-compatible schema registry on its own."""
+    from schemas.registry.server import serve
+
+    settings = settings_for(workdir)
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{(settings.workdir / 'registry.db').resolve()}"
+    err.print(f"schema registry on http://{host}:{port} (storage {storage})")
+    serve(port=port, storage_url=storage, host=host)
+
+
+@simulate_app.command("population")
+def simulate_population_command(
+    records: Annotated[int, typer.Option(min=0, help="Citizens to write")] = 10_000,
+    defect_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of records spoiled on purpose")
+    ] = 0.05,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Directory to write into [default: WORKDIR/sources/population]"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator")] = 42,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Write a realistic population database with a known number of spoiled records."""
+    from connectors.simulators.population import simulate_population
+
+    if out_dir is None:
+        out_dir = settings_for(workdir).workdir / "sources" / "population"
+    manifest = simulate_population(out_dir, records, defect_rate, seed)
+    out.print(
+        f"wrote {manifest.records} citizens to {out_dir / manifest.database} "
+        f"({manifest.defects_injected} spoiled: "
+        + ", ".join(f"{kind} {n}" for kind, n in manifest.defects_by_kind.items() if n)
+        + ")"
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Client libraries log every failed connection attempt; the hub reports the outcome once.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    errors = _user_errors()
+    try:
+        app()
+    except errors as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Hub settings: environment variables with the ``LGSP_`` prefix, command-line flags on top.
+
+Anything left unset means "embedded": the runtime starts what is missing itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the hub's parts are; ``None`` means the embedded runtime provides it."""
+
+    model_config = SettingsConfigDict(env_prefix="LGSP_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str | None = Field(
+        default=None, description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    registry_url: str | None = Field(default=None, description="Confluent-API schema registry URL")
+    warehouse_url: str | None = Field(default=None, description="SQLAlchemy URL of the warehouse")
+    workdir: Path = Field(default=Path(".lgsp"), description="Embedded data, offsets, reports")
+    connectors_file: Path = Field(
+        default=Path("connectors.yaml"), description="Where connectors are declared"
+    )
+    topic_partitions: int = Field(default=1, ge=1, le=64, description="Partitions per topic")
+
+    @field_validator("bootstrap_servers", "registry_url", "warehouse_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def embedded_warehouse_url(self) -> str:
+        return f"sqlite:///{(self.workdir / 'warehouse.db').resolve()}"

@@ -1,0 +1,251 @@
+"""The shared-database catalogue: the one source of truth every layer derives from.
+
+Topic names, warehouse tables, record rules and quality suites are all read from
+``catalogue.yaml``; nothing else names a dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+CATALOGUE_PATH = SCHEMA_DIR / "catalogue.yaml"
+
+_AGENCY_ID = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}|[A-Z]\d{2}(\.\d{2,3})+)$")
+_DATASET_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+SharingLevel = Literal["shared", "internal", "open"]
+
+
+class CatalogueError(ValueError):
+    """The catalogue is malformed or names something that does not exist."""
+
+
+class Titles(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vi: str
+    en: str
+
+
+class RuleSpec(BaseModel):
+    """One record rule as the catalogue declares it; parameters depend on the rule."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    rule: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ExpectationSpec(BaseModel):
+    """One quality expectation; ``column`` is a field path as in the Avro schema."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str
+    column: str | None = None
+    critical: bool = False
+    weight: float = Field(default=1.0, gt=0)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Dataset(BaseModel):
+    """A catalogue entry: one shared dataset and everything the hub enforces on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: Titles
+    description: Titles | None = None
+    owner_agency: str
+    source_system: str
+    schema_file: str = Field(alias="schema")
+    key: tuple[str, ...]
+    version_field: str
+    update_frequency: str
+    sharing_level: SharingLevel
+    legal_basis: str | None = None
+    personal_data: tuple[str, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    expectations: tuple[ExpectationSpec, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _dataset_id(cls, value: str) -> str:
+        if not _DATASET_ID.match(value):
+            raise ValueError(f"dataset id {value!r} must look like 'domain.name'")
+        return value
+
+    @field_validator("owner_agency")
+    @classmethod
+    def _agency(cls, value: str) -> str:
+        if not _AGENCY_ID.match(value):
+            raise ValueError(f"owner_agency {value!r} is not an agency e-ID like 000.00.00.H25")
+        return value
+
+    @property
+    def raw_topic(self) -> str:
+        return f"raw.{self.id}"
+
+    @property
+    def clean_topic(self) -> str:
+        return f"clean.{self.id}"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"dlq.{self.id}"
+
+    @property
+    def shared_topic(self) -> str:
+        return f"shared.{self.id}"
+
+    @property
+    def table_name(self) -> str:
+        return self.id.replace(".", "_")
+
+    @property
+    def schema_path(self) -> Path:
+        return SCHEMA_DIR / self.schema_file
+
+    def avro_schema(self) -> dict[str, Any]:
+        """The dataset's Avro schema as JSON (not parsed)."""
+        return load_schema_json(self.schema_path)
+
+
+class Province(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: str
+    agency_id: str
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    province: Province
+    datasets: tuple[Dataset, ...]
+
+    def dataset(self, dataset_id: str) -> Dataset:
+        for entry in self.datasets:
+            if entry.id == dataset_id:
+                return entry
+        known = ", ".join(d.id for d in self.datasets)
+        raise CatalogueError(f"unknown dataset {dataset_id!r}; the catalogue has: {known}")
+
+    @property
+    def dataset_ids(self) -> list[str]:
+        return [d.id for d in self.datasets]
+
+
+@cache
+def load_schema_json(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
+    """Read and check the catalogue; raise :class:`CatalogueError` naming the fault."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogueError(f"cannot read catalogue {path}: {exc}") from exc
+    try:
+        catalogue = Catalogue.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CatalogueError(f"catalogue {path}: {where}: {first['msg']}") from exc
+    for entry in catalogue.datasets:
+        if not entry.schema_path.is_file():
+            raise CatalogueError(f"{entry.id}: schema file {entry.schema_file} does not exist")
+    return catalogue
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def column_name(field_path: str) -> str:
+    """Warehouse column for a (possibly nested) field path: ``a.b`` becomes ``a_b``."""
+    return field_path.replace(".", "_")
+
+
+def get_path(record: dict[str, Any], field_path: str) -> Any:
+    """Value at a dotted field path, ``None`` when any step is missing or null."""
+    value: Any = record
+    for part in field_path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+class FieldColumn(BaseModel):
+    """A leaf of a record schema as the warehouse stores it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    avro_type: Any
+    logical_type: str | None = None
+    nullable: bool = False
+
+    @property
+    def column(self) -> str:
+        return column_name(self.path)
+
+
+def leaf_fields(schema: dict[str, Any]) -> list[FieldColumn]:
+    """Every leaf field of a record schema, nested records flattened to dotted paths.
+
+    A field under an optional record is nullable even when the leaf itself is not.
+    """
+    named: dict[str, dict[str, Any]] = {}
+
+    def walk(record: dict[str, Any], prefix: str, nullable: bool) -> list[FieldColumn]:
+        named[record["name"]] = record
+        leaves: list[FieldColumn] = []
+        for field in record["fields"]:
+            path = f"{prefix}{field['name']}"
+            ftype = field["type"]
+            optional = nullable
+            if isinstance(ftype, list):
+                branches = [b for b in ftype if b != "null"]
+                optional = optional or len(branches) < len(ftype)
+                ftype = branches[0] if len(branches) == 1 else branches
+            if isinstance(ftype, str) and ftype in named:
+                ftype = named[ftype]
+            if isinstance(ftype, dict) and ftype.get("type") == "record":
+                leaves.extend(walk(ftype, f"{path}.", optional))
+                continue
+            if isinstance(ftype, dict) and ftype.get("type") == "enum":
+                named[ftype["name"]] = ftype
+            logical = ftype.get("logicalType") if isinstance(ftype, dict) else None
+            leaves.append(
+                FieldColumn(path=path, avro_type=ftype, logical_type=logical, nullable=optional)
+            )
+        return leaves
+
+    return walk(schema, "", False)
+
+
+def flatten(record: dict[str, Any], fields: list[FieldColumn]) -> dict[str, Any]:
+    """A decoded record as warehouse columns (``a.b`` -> ``a_b``)."""
+    return {f.column: get_path(record, f.path) for f in fields}

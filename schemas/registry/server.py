@@ -1,0 +1,444 @@
+"""The embedded Confluent-compatible schema registry (AVRO schemas).
+
+It implements the subset of the Confluent Schema Registry REST API that producers,
+consumers and standard Confluent clients use: registering and looking up schemas, reading
+them by id, and listing subjects and versions. Ids are global and persist in SQL storage.
+Error bodies follow Confluent: ``{"error_code": 40403, "message": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Annotated, Any
+
+import fastavro
+import httpx
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.registry.client import (
+    INVALID_SCHEMA,
+    INVALID_VERSION,
+    MEDIA_TYPE,
+    SCHEMA_NOT_FOUND,
+    SUBJECT_NOT_FOUND,
+    VERSION_NOT_FOUND,
+)
+from schemas.registry.storage import (
+    RegistryStorage,
+    SchemaNotFound,
+    SubjectNotFound,
+    SubjectVersion,
+    VersionNotFound,
+)
+
+SUPPORTED_TYPES = ("AVRO",)
+BACKEND_ERROR = 50001
+_MAX_VERSION = 2**31 - 1
+
+
+class RegistryResponse(JSONResponse):
+    """JSON with the registry's media type, as Confluent clients expect."""
+
+    media_type = MEDIA_TYPE
+
+
+class RegistryHTTPError(Exception):
+    """An error answered with a Confluent error body."""
+
+    def __init__(self, status_code: int, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+
+
+def invalid_schema(reason: str) -> RegistryHTTPError:
+    return RegistryHTTPError(422, INVALID_SCHEMA, f"Invalid schema: {reason}")
+
+
+def canonical_avro(schema: str) -> str:
+    """The canonical form of an Avro schema text, after checking it is a valid schema.
+
+    Canonical means the parsed JSON dumped with sorted keys and no whitespace, so the same
+    schema written differently maps to one id.
+
+    Raises:
+        RegistryHTTPError: 42201 when the text is not JSON or not a valid Avro schema.
+    """
+    try:
+        parsed = json.loads(schema)
+    except ValueError as exc:
+        raise invalid_schema(f"the schema is not JSON: {exc}") from exc
+    try:
+        fastavro.parse_schema(parsed)
+    # fastavro signals a bad schema with many exception types; any of them means invalid.
+    except Exception as exc:
+        raise invalid_schema(f"{type(exc).__name__}: {exc}") from exc
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class SchemaRequest:
+    """The body of a register or lookup request, checked and canonicalised."""
+
+    def __init__(self, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("schema"), str):
+            raise invalid_schema("the request body needs a 'schema' string")
+        schema_type = body.get("schemaType") or "AVRO"
+        if schema_type not in SUPPORTED_TYPES:
+            raise invalid_schema(f"schema type {schema_type!r} is not supported; use AVRO")
+        if body.get("references"):
+            raise invalid_schema("schema references are not supported by this registry")
+        self.schema: str = body["schema"]
+        self.schema_type: str = schema_type
+        self.canonical = canonical_avro(self.schema)
+
+
+async def _json_body(request: Request) -> Any:
+    # Parsed by hand so both content types work and bad JSON gets a Confluent error body.
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise invalid_schema(f"the request body is not JSON: {exc}") from exc
+
+
+def _storage(request: Request) -> RegistryStorage:
+    return request.app.state.storage
+
+
+Storage = Annotated[RegistryStorage, Depends(_storage)]
+JsonBody = Annotated[Any, Depends(_json_body)]
+
+router = APIRouter()
+
+
+@router.get("/schemas/types")
+def schema_types() -> list[str]:
+    return list(SUPPORTED_TYPES)
+
+
+@router.get("/schemas/ids/{schema_id}")
+def schema_by_id(schema_id: int, storage: Storage) -> dict[str, Any]:
+    stored = storage.schema_by_id(schema_id)
+    return _with_type({"schema": stored.schema}, stored.schema_type)
+
+
+@router.get("/subjects")
+def subjects(storage: Storage) -> list[str]:
+    return storage.subjects()
+
+
+@router.get("/subjects/{subject}/versions")
+def versions(subject: str, storage: Storage) -> list[int]:
+    return storage.versions(subject)
+
+
+@router.post("/subjects/{subject}/versions")
+def register(subject: str, body: JsonBody, storage: Storage) -> dict[str, Any]:
+    request = SchemaRequest(body)
+    schema_id = storage.register(subject, request.schema, request.canonical, request.schema_type)
+    return {"id": schema_id}
+
+
+@router.get("/subjects/{subject}/versions/{version}")
+def subject_version(subject: str, version: str, storage: Storage) -> dict[str, Any]:
+    return _version_body(storage.version(subject, _parse_version(version)))
+
+
+@router.post("/subjects/{subject}")
+def lookup(subject: str, body: JsonBody, storage: Storage) -> dict[str, Any]:
+    request = SchemaRequest(body)
+    return _version_body(storage.lookup(subject, request.schema_type, request.canonical))
+
+
+def _parse_version(raw: str) -> int | None:
+    """A version number, or ``None`` for the latest (``latest`` or ``-1``, as Confluent)."""
+    if raw in ("latest", "-1"):
+        return None
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= _MAX_VERSION:
+        raise RegistryHTTPError(
+            422,
+            INVALID_VERSION,
+            f"The specified version '{raw}' is not a valid version id. Allowed values are "
+            f'between [1, {_MAX_VERSION}] and the string "latest"',
+        )
+    return number
+
+
+def _with_type(body: dict[str, Any], schema_type: str) -> dict[str, Any]:
+    # Confluent leaves schemaType out for AVRO, and old clients expect exactly that.
+    if schema_type != "AVRO":
+        body["schemaType"] = schema_type
+    return body
+
+
+def _version_body(found: SubjectVersion) -> dict[str, Any]:
+    return _with_type(
+        {
+            "subject": found.subject,
+            "version": found.version,
+            "id": found.schema_id,
+            "schema": found.schema,
+        },
+        found.schema_type,
+    )
+
+
+def _error(
+    status_code: int, error_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> RegistryResponse:
+    return RegistryResponse(
+        {"error_code": error_code, "message": " ".join(message.split())},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+async def _registry_error(_: Request, exc: Exception) -> RegistryResponse:
+    assert isinstance(exc, RegistryHTTPError)
+    return _error(exc.status_code, exc.error_code, exc.message)
+
+
+async def _not_found(_: Request, exc: Exception) -> RegistryResponse:
+    if isinstance(exc, SubjectNotFound):
+        return _error(404, SUBJECT_NOT_FOUND, str(exc))
+    if isinstance(exc, VersionNotFound):
+        return _error(404, VERSION_NOT_FOUND, str(exc))
+    return _error(404, SCHEMA_NOT_FOUND, str(exc))
+
+
+async def _http_error(_: Request, exc: Exception) -> RegistryResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    # Keeps headers such as Allow on a 405.
+    return _error(
+        exc.status_code, exc.status_code, f"HTTP {exc.status_code} {exc.detail}", exc.headers
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> RegistryResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return _error(422, 422, f"Invalid request: {where}: {first.get('msg', 'invalid value')}")
+
+
+async def _internal_error(_: Request, exc: Exception) -> RegistryResponse:
+    # Starlette still re-raises after this answer, so uvicorn logs the traceback.
+    if isinstance(exc, SQLAlchemyError):
+        return _error(500, BACKEND_ERROR, f"Error in the backend data store: {type(exc).__name__}")
+    return _error(500, 500, f"Internal server error: {type(exc).__name__}")
+
+
+def create_app(storage_url: str) -> FastAPI:
+    """The registry as an ASGI app over SQL storage; tables are created at once.
+
+    Args:
+        storage_url: SQLAlchemy URL, e.g. ``sqlite:///.lgsp/registry.db`` or a PostgreSQL URL.
+    """
+    storage = RegistryStorage(storage_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        storage.dispose()
+
+    # No docs routes: every answer here is registry JSON with the registry media type.
+    app = FastAPI(
+        title="LGSP Hub schema registry",
+        default_response_class=RegistryResponse,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.storage = storage
+    app.include_router(router)
+    app.add_exception_handler(RegistryHTTPError, _registry_error)
+    app.add_exception_handler(SubjectNotFound, _not_found)
+    app.add_exception_handler(VersionNotFound, _not_found)
+    app.add_exception_handler(SchemaNotFound, _not_found)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _internal_error)
+    return app
+
+
+class EmbeddedRegistryError(RuntimeError):
+    """The embedded registry could not start."""
+
+
+class EmbeddedRegistry:
+    """The registry served by uvicorn in a background thread, for the embedded runtime.
+
+    Args:
+        storage_url: SQLAlchemy URL of the storage; a SQLite file keeps ids across restarts.
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one.
+        startup_timeout: Seconds ``start()`` waits for the registry to answer.
+    """
+
+    def __init__(
+        self,
+        storage_url: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self._storage_url = storage_url
+        self._host = host
+        self._port = port
+        self._startup_timeout = startup_timeout
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running registry, e.g. ``http://127.0.0.1:40123``."""
+        if self._url is None:
+            raise EmbeddedRegistryError("the embedded schema registry is not started")
+        return self._url
+
+    def start(self) -> EmbeddedRegistry:
+        """Start serving and wait until the registry answers."""
+        if self._thread is not None:
+            raise EmbeddedRegistryError("the embedded schema registry is already started")
+        # Binding here, not in uvicorn, makes the port known at once and free-port races moot.
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+        # without it every answer waits out the client's 40 ms delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self._host, self._port))
+        except OSError as exc:
+            sock.close()
+            raise EmbeddedRegistryError(
+                f"cannot listen on {self._host}:{self._port} for the schema registry: {exc}"
+            ) from exc
+        self._socket = sock
+        port = sock.getsockname()[1]
+        try:
+            app = create_app(self._storage_url)
+        except (SQLAlchemyError, OSError) as exc:
+            self._close_socket()
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise EmbeddedRegistryError(
+                f"cannot open the schema registry storage {_shown(self._storage_url)}: {reason}"
+            ) from exc
+        except Exception:
+            self._close_socket()
+            raise
+        config = uvicorn.Config(
+            app,
+            host=self._host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            # Leave the host process's logging configuration alone.
+            log_config=None,
+            access_log=False,
+        )
+        # uvicorn installs signal handlers only on the main thread, so Ctrl-C stays with
+        # the owning process.
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name="lgsp-schema-registry",
+            daemon=True,
+        )
+        self._thread.start()
+        self._url = f"http://{self._host}:{port}"
+        try:
+            self._wait_until_answering()
+        except EmbeddedRegistryError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Shut uvicorn down and wait for its thread; safe to call twice."""
+        server, thread = self._server, self._thread
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout=10)
+            if thread.is_alive():
+                server.force_exit = True
+                thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+        self._url = None
+        self._close_socket()
+
+    def __enter__(self) -> EmbeddedRegistry:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _wait_until_answering(self) -> None:
+        url = self.url
+        deadline = time.monotonic() + self._startup_timeout
+        last_error = "no answer yet"
+        with httpx.Client(base_url=url, timeout=1.0) as probe:
+            while time.monotonic() < deadline:
+                if self._thread is None or not self._thread.is_alive():
+                    raise EmbeddedRegistryError(
+                        f"the embedded schema registry at {url} stopped while starting; "
+                        f"see the uvicorn log above"
+                    )
+                if self._server is not None and self._server.started:
+                    try:
+                        response = probe.get("/schemas/types")
+                    except httpx.TransportError as exc:
+                        last_error = str(exc) or type(exc).__name__
+                    else:
+                        if response.status_code == 200:
+                            return
+                        last_error = f"HTTP {response.status_code}"
+                time.sleep(0.01)
+        raise EmbeddedRegistryError(
+            f"the embedded schema registry at {url} did not answer within "
+            f"{self._startup_timeout:g}s: {last_error}"
+        )
+
+    def _close_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+def _shown(url: str) -> str:
+    """A storage URL fit for a message: password hidden, or as given if it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def serve(port: int, storage_url: str, host: str = "127.0.0.1") -> None:
+    """Serve the registry in the foreground until interrupted (``lgsp registry serve``)."""
+    uvicorn.run(create_app(storage_url), host=host, port=port, log_level="info")

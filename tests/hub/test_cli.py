@@ -1,0 +1,123 @@
+"""The ``lgsp`` command as a user runs it: a real process, real output, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.broker import free_port
+
+
+def lgsp(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_demo_reconciles_and_writes_its_report(tmp_path: Path) -> None:
+    result = lgsp("demo", "--records", "5000", "--workdir", str(tmp_path / "hub"), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    counts = summary["datasets"]["citizen.person"]
+    assert counts["source"] == 5000
+    assert counts["source"] == counts["warehouse"] + counts["quarantine"]
+    assert counts["quarantine"] == counts["defects_injected"] == 250
+    quality = summary["quality"]["citizen.person"]
+    assert quality["evaluated"] > 0
+    assert quality["success"] is True
+    assert quality["failed"] == 0
+    assert Path(summary["report"]).is_file()
+    assert summary["elapsed_s"] > 0
+
+
+def test_an_unreachable_broker_fails_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    result = lgsp(
+        "demo", "--records", "10", "--workdir", str(tmp_path), env={"LGSP_BOOTSTRAP_SERVERS": dead}
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "LGSP_BOOTSTRAP_SERVERS" in lines[0]
+    assert dead in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("not a url", "is not a database URL"),
+        ("nosuchdb://x/y", "unsupported database URL"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/nothing", "is unreachable"),
+    ],
+)
+def test_a_bad_warehouse_url_fails_with_one_line_naming_the_setting(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    result = lgsp(
+        "demo", "--records", "10", "--workdir", str(tmp_path), env={"LGSP_WAREHOUSE_URL": url}
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: LGSP_WAREHOUSE_URL")
+    assert expected in lines[0]
+
+
+def test_simulate_population_writes_the_source_and_its_manifest(tmp_path: Path) -> None:
+    result = lgsp(
+        "simulate", "population", "--records", "200", "--defect-rate", "0.1", "--out", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["records"] == 200
+    assert manifest["defects_injected"] == 20
+    assert (tmp_path / "population.db").is_file()
+
+
+def test_connector_run_once_resumes_where_the_last_run_stopped(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    assert lgsp("simulate", "population", "--records", "300", "--out", str(source)).returncode == 0
+    declared = tmp_path / "connectors.yaml"
+    declared.write_text(
+        "connectors:\n"
+        "  dan-cu-ha-tinh:\n"
+        "    type: population\n"
+        f"    config: {{database_url: 'sqlite:///{source / 'population.db'}', batch_size: 100}}\n",
+        encoding="utf-8",
+    )
+    env = {"LGSP_CONNECTORS_FILE": str(declared)}
+    args = ("connector", "run", "dan-cu-ha-tinh", "--once", "--workdir", str(tmp_path / "hub"))
+    first = lgsp(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "read 300" in first.stderr
+    assert (tmp_path / "hub" / "offsets" / "dan-cu-ha-tinh.json").is_file()
+    second = lgsp(*args, env=env)
+    assert "read 0" in second.stderr, second.stderr
+
+
+def test_connector_run_names_an_undeclared_connector(tmp_path: Path) -> None:
+    declared = tmp_path / "connectors.yaml"
+    declared.write_text("connectors: {}\n", encoding="utf-8")
+    result = lgsp(
+        "connector",
+        "run",
+        "nope",
+        "--once",
+        "--workdir",
+        str(tmp_path),
+        env={"LGSP_CONNECTORS_FILE": str(declared)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: no connector named 'nope' is declared (declared: none)"

@@ -1,0 +1,152 @@
+"""The stream worker end to end: a real broker, registry, faust worker and warehouse."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from confluent_kafka import Producer
+
+from hub.runtime import Endpoints, Runtime, WorkerProcess
+from hub.settings import Settings
+from schemas import headers as h
+from schemas.catalogue import default_catalogue
+from schemas.codec import AvroCodec
+from schemas.registry.client import RegistryClient
+from warehouse.db import create_warehouse_engine
+from warehouse.store import count_rows
+
+PERSON = default_catalogue().dataset("citizen.person")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoints, WorkerProcess]]:
+    workdir = tmp_path_factory.mktemp("hub")
+    with (
+        Runtime(Settings(workdir=workdir), default_catalogue()) as endpoints,
+        WorkerProcess(endpoints, workdir / "logs" / "worker.log") as worker,
+    ):
+        yield endpoints, worker
+
+
+def person(personal_id: str, **changes: object) -> dict:
+    record = {
+        "personal_id": personal_id,
+        "full_name": "Nguyễn Thị Hồng Nhung",
+        "date_of_birth": date(1995, 8, 2),
+        "gender": "FEMALE",
+        "ethnicity": "Kinh",
+        "nationality": "VN",
+        "birth_registration_commune_code": "18073",
+        "permanent_residence": {"commune_code": "18073", "address": "Số 5 đường Hà Huy Tập"},
+        "current_residence": None,
+        "father_id": None,
+        "mother_id": None,
+        "spouse_id": None,
+        "eid_level": 2,
+        "updated_at": datetime(2026, 9, 1, 7, 30, tzinfo=UTC),
+    }
+    record.update(changes)
+    return record
+
+
+GOOD = [
+    person("042195000001"),
+    person(
+        "042095000002",
+        full_name="Trần Văn Đức",
+        gender="MALE",
+        date_of_birth=date(1995, 1, 9),
+    ),
+    person("042301000003", date_of_birth=date(2001, 12, 31)),
+]
+DEFECTIVE = {
+    "bad id shape": (person("04219500004"), "personal_id.shape"),
+    "id and birth date disagree": (person("042188000005"), "personal_id.birth_year"),
+    "unknown commune": (
+        person("042195000006", permanent_residence={"commune_code": "99999", "address": "Thôn 1"}),
+        "admin_unit.unknown",
+    ),
+    "missing name": (person("042195000007", full_name="   "), "required"),
+    "future birth date": (
+        person("042395000008", date_of_birth=date(2095, 1, 1)),
+        "date.not_in_future",
+    ),
+}
+
+
+def produce(endpoints: Endpoints, messages: list[tuple[str, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": endpoints.bootstrap_servers})
+    for key, value in messages:
+        producer.produce(
+            PERSON.raw_topic,
+            key=key.encode(),
+            value=value,
+            headers=h.encode_headers(
+                {h.SOURCE_SYSTEM: "population", h.AGENCY_ID: PERSON.owner_agency, h.TRACE_ID: key}
+            ),
+        )
+    assert producer.flush(10) == 0
+    producer.close()
+
+
+def wait_for(endpoints: Endpoints, worker: WorkerProcess, stored: int, held: int) -> None:
+    engine = create_warehouse_engine(endpoints.warehouse_url)
+    deadline = time.monotonic() + 90
+    counts = (0, 0)
+    try:
+        while time.monotonic() < deadline:
+            counts = count_rows(engine, PERSON)
+            if counts == (stored, held):
+                return
+            assert worker.running, worker.log_path.read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"warehouse and quarantine hold {counts}, expected {(stored, held)}")
+
+
+def test_good_records_pass_and_every_defect_is_dead_lettered(stack, read_topic) -> None:
+    endpoints, worker = stack
+    with RegistryClient(endpoints.registry_url) as client:
+        codec = AvroCodec(client)
+        schema_id = codec.register(f"{PERSON.raw_topic}-value", PERSON.avro_schema())
+        good = [(r["personal_id"], codec.encode(schema_id, r)) for r in GOOD]
+        bad = [(r["personal_id"], codec.encode(schema_id, r)) for r, _ in DEFECTIVE.values()]
+    undecodable = {
+        "random bytes": os.urandom(64),
+        "wrong magic byte": b"\x07" + good[0][1][1:],
+        "unknown schema id": b"\x00\x00\x01\x86\xa0" + good[0][1][5:],
+        "truncated avro": good[0][1][:12],
+    }
+    produce(endpoints, good + bad + [(name, value) for name, value in undecodable.items()])
+    wait_for(endpoints, worker, stored=3, held=len(bad) + len(undecodable))
+
+    letters = read_topic(endpoints.bootstrap_servers, PERSON.dlq_topic)
+    by_key = {m.key.decode(): m for m in letters}
+    for (record, rule), (key, value) in zip(DEFECTIVE.values(), bad, strict=True):
+        headers = {k: v.decode() for k, v in by_key[key].headers}
+        assert rule in headers[h.ERROR_RULE].split(","), (record, headers)
+        assert headers[h.ERROR_STAGE] == "validate"
+        assert headers[h.ORIGIN_TOPIC] == PERSON.raw_topic
+        assert by_key[key].value == value, "the dead letter keeps the original bytes"
+    expected_decode_rules = {
+        "random bytes": "decode.",
+        "wrong magic byte": "decode.wire_format",
+        "unknown schema id": "decode.unknown_schema",
+        "truncated avro": "decode.avro_body",
+    }
+    for name, value in undecodable.items():
+        headers = {k: v.decode() for k, v in by_key[name].headers}
+        assert headers[h.ERROR_STAGE] == "decode"
+        assert headers[h.ERROR_RULE].startswith(expected_decode_rules[name])
+        assert by_key[name].value == value
+
+    # Replaying everything (a redelivery after a crash) changes nothing.
+    produce(endpoints, good + bad + list(undecodable.items()))
+    time.sleep(3)
+    wait_for(endpoints, worker, stored=3, held=len(bad) + len(undecodable))
+    assert worker.running
