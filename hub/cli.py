@@ -246,6 +246,36 @@ def connector_run(
             time.sleep(interval)
 
 
+@app.command()
+def asyncapi(
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write here (.json for JSON, else YAML) instead of stdout"),
+    ] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Print the AsyncAPI 3.0 contract of every topic, generated from the catalogue."""
+    import json
+
+    import yaml
+
+    from schemas.asyncapi import build_asyncapi
+    from schemas.catalogue import default_catalogue
+
+    settings = settings_for(workdir)
+    servers = {"production": settings.bootstrap_servers} if settings.bootstrap_servers else None
+    document = build_asyncapi(default_catalogue(), servers=servers)
+    if out_file is not None and out_file.suffix == ".json":
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        err.print(f"wrote {out_file}")
+
+
 @registry_app.command("serve")
 def registry_serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8081,
