@@ -23,7 +23,7 @@ _RECORD_HEADERS: dict[str, str] = {
     h.INGEST_TIME: "Thời điểm tiếp nhận (ISO 8601) / Ingest time (ISO 8601)",
 }
 _ERROR_HEADERS: dict[str, str] = {
-    h.ERROR_STAGE: "Công đoạn dừng bản ghi / Stage that stopped it: connector, decode, validate",
+    h.ERROR_STAGE: "Công đoạn dừng bản ghi / Stage: connector, decode, validate, sink",
     h.ERROR_RULE: "Các quy tắc vi phạm, phân tách bằng dấu phẩy / Failed rules, comma-separated",
     h.ERROR_REASON: "Lý do đọc được / Readable reasons",
     h.ERROR_FAILURES: "JSON: [{rule, field, reason, reason_vi}]",
