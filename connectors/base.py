@@ -66,5 +66,9 @@ class Connector(ABC, Generic[ConfigT]):
         """The dataset record for a source row; raise :class:`MappingError` if impossible."""
         return dict(row)
 
+    def backlog(self, since: Offset | None) -> int | None:
+        """How many source records lie after ``since``, or ``None`` if the source cannot tell."""
+        return None
+
     def check(self) -> None:
         """Raise if the source cannot be reached; by default nothing is checked up front."""

@@ -11,6 +11,7 @@ connectors:
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import Connector, ConnectorConfig
-from connectors.population import PopulationConnector
 
-BUILT_IN: dict[str, type[Connector[Any]]] = {PopulationConnector.name: PopulationConnector}
+ENTRY_POINT_GROUP = "lgsp_hub.connectors"
 
 
 class ConnectorDeclarationError(ValueError):
@@ -55,6 +55,27 @@ def load_declarations(path: Path) -> dict[str, ConnectorDeclaration]:
         raise ConnectorDeclarationError(f"{path}: {where}: {first['msg']}") from exc
 
 
+def connector_types() -> dict[str, type[Connector[Any]]]:
+    """Connector classes by type name: the hub's own and any installed package's.
+
+    A third-party package adds one with an entry point in the ``lgsp_hub.connectors`` group.
+    """
+    types: dict[str, type[Connector[Any]]] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry_point.load()
+        except Exception as exc:  # a broken plugin must not take the others down
+            raise ConnectorDeclarationError(
+                f"connector type {entry_point.name!r} ({entry_point.value}) cannot be loaded: {exc}"
+            ) from exc
+        if not (isinstance(loaded, type) and issubclass(loaded, Connector)):
+            raise ConnectorDeclarationError(
+                f"entry point {entry_point.name!r} ({entry_point.value}) is not a Connector class"
+            )
+        types[entry_point.name] = loaded
+    return types
+
+
 def build_connector(name: str, declarations: dict[str, ConnectorDeclaration]) -> Connector[Any]:
     """The connector declared as ``name``, its config checked."""
     if name not in declarations:
@@ -63,11 +84,12 @@ def build_connector(name: str, declarations: dict[str, ConnectorDeclaration]) ->
             f"no connector named {name!r} is declared (declared: {known})"
         )
     declaration = declarations[name]
-    connector_class = BUILT_IN.get(declaration.type)
+    types = connector_types()
+    connector_class = types.get(declaration.type)
     if connector_class is None:
         raise ConnectorDeclarationError(
             f"connector {name!r}: unknown type {declaration.type!r} "
-            f"(built in: {', '.join(sorted(BUILT_IN))})"
+            f"(installed: {', '.join(sorted(types)) or 'none'})"
         )
     try:
         config: ConnectorConfig = connector_class.Config.model_validate(declaration.config)

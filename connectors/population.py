@@ -7,9 +7,10 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from pydantic import Field, SecretStr
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from connectors.base import Connector, ConnectorConfig, MappingError, Offset, SourceRecord
 
@@ -17,8 +18,20 @@ _GENDERS = {"M": "MALE", "F": "FEMALE"}
 
 
 class PopulationConfig(ConnectorConfig):
-    database_url: str = Field(description="SQLAlchemy URL of the population database")
+    database_url: SecretStr = Field(
+        description="SQLAlchemy URL of the population database; may hold a password"
+    )
     table: str = Field(default="citizen", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @property
+    def shown_url(self) -> str:
+        """The URL with any password masked, for messages."""
+        try:
+            return make_url(self.database_url.get_secret_value()).render_as_string(
+                hide_password=True
+            )
+        except ArgumentError:
+            return "<malformed database_url>"
 
 
 class SourceUnavailable(RuntimeError):
@@ -64,18 +77,42 @@ class PopulationConnector(Connector[PopulationConfig]):
     source_system: ClassVar[str] = "population"
     Config: ClassVar[type[ConnectorConfig]] = PopulationConfig
 
-    def _engine(self) -> Any:
-        return create_engine(self.config.database_url)
+    def _engine(self) -> Engine:
+        try:
+            return create_engine(self.config.database_url.get_secret_value())
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise SourceUnavailable(
+                f"population database_url {self.config.shown_url} is unusable: {exc}"
+            ) from exc
+
+    def _unavailable(self, exc: SQLAlchemyError) -> SourceUnavailable:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return SourceUnavailable(f"population database {self.config.shown_url}: {reason}")
 
     def check(self) -> None:
+        engine = self._engine()
         try:
-            with self._engine().connect() as connection:
+            with engine.connect() as connection:
                 connection.execute(text(f"SELECT 1 FROM {self.config.table} LIMIT 1"))
         except SQLAlchemyError as exc:
-            raise SourceUnavailable(
-                f"population database {self.config.database_url}: {exc.__class__.__name__}: "
-                f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
-            ) from exc
+            raise self._unavailable(exc) from exc
+        finally:
+            engine.dispose()
+
+    def backlog(self, since: Offset | None) -> int | None:
+        query = f"SELECT count(*) FROM {self.config.table}"
+        params: dict[str, Any] = {}
+        if since is not None:
+            query += " WHERE updated_at > :ts OR (updated_at = :ts AND personal_id > :pid)"
+            params = {"ts": since["updated_at"], "pid": since["personal_id"]}
+        engine = self._engine()
+        try:
+            with engine.connect() as connection:
+                return int(connection.execute(text(query), params).scalar_one())
+        except SQLAlchemyError as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            engine.dispose()
 
     def records(self, since: Offset | None) -> Iterator[SourceRecord]:
         table = self.config.table
@@ -108,7 +145,7 @@ class PopulationConnector(Connector[PopulationConfig]):
                     position = {"updated_at": row["updated_at"], "personal_id": row["personal_id"]}
                     yield SourceRecord(row=row, offset=position)
         except SQLAlchemyError as exc:
-            raise SourceUnavailable(f"population database read failed: {exc}") from exc
+            raise self._unavailable(exc) from exc
         finally:
             engine.dispose()
 

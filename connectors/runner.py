@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,10 +28,14 @@ class PublishError(RuntimeError):
 
 @dataclass
 class RunStats:
+    """Counters of one run; ``lag`` is what the source still holds after it, if known."""
+
     read: int = 0
     published: int = 0
     dead_lettered: int = 0
+    retries: int = 0
     batches: int = 0
+    lag: int | None = None
 
 
 def record_key(dataset: Dataset, record: Mapping[str, Any]) -> str:
@@ -51,6 +56,8 @@ class ConnectorRunner:
         offsets: OffsetStore,
         on_batch: Callable[[RunStats], None] | None = None,
         flush_timeout_s: float = 30.0,
+        max_retries: int = 5,
+        retry_backoff_s: float = 1.0,
     ) -> None:
         self.connector = connector
         self.dataset = dataset
@@ -58,6 +65,8 @@ class ConnectorRunner:
         self.offsets = offsets
         self.on_batch = on_batch
         self.flush_timeout_s = flush_timeout_s
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
         self.stats = RunStats()
         self.agency_id = connector.config.agency_id or dataset.owner_agency
         self._producer = Producer(
@@ -73,7 +82,7 @@ class ConnectorRunner:
             },
             logger=logging.getLogger("lgsp.connectors.librdkafka"),
         )
-        self._failures: list[str] = []
+        self._undelivered: list[tuple[Message, str]] = []
 
     def run(self) -> RunStats:
         """Publish everything after the stored offset; returns the counters of this run."""
@@ -97,6 +106,7 @@ class ConnectorRunner:
             # A batch cut short is not acknowledged here; its offset is not stored, so the
             # next run sends it again (at least once).
             self._producer.close()
+        self.stats.lag = self.connector.backlog(self.offsets.load(self.connector.instance_name))
         return self.stats
 
     def _publish(self, batch: list[SourceRecord], schema_id: int) -> None:
@@ -158,19 +168,47 @@ class ConnectorRunner:
                 # The local queue is full: let deliveries drain, then try again.
                 self._producer.poll(0.1)
 
-    def _on_delivery(self, error: KafkaError | None, _message: Message) -> None:
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            self._failures.append(str(error))
+            self._undelivered.append((message, str(error)))
 
     def _await_acknowledgements(self) -> None:
-        try:
-            remaining = self._producer.flush(self.flush_timeout_s)
-        except KafkaException as exc:
-            raise PublishError(f"{self.connector.instance_name}: publishing failed: {exc}") from exc
-        if remaining or self._failures:
-            reason = self._failures[0] if self._failures else f"{remaining} messages unacknowledged"
-            self._failures.clear()
-            raise PublishError(
-                f"{self.connector.instance_name}: the broker did not acknowledge a batch "
-                f"({reason}); its offset was not stored, so the next run publishes it again"
+        """Wait for the batch; send what failed again, with backoff, before giving up."""
+        delay = self.retry_backoff_s
+        for attempt in range(self.max_retries + 1):
+            try:
+                remaining = self._producer.flush(self.flush_timeout_s)
+            except KafkaException as exc:
+                raise PublishError(
+                    f"{self.connector.instance_name}: publishing failed: {exc}"
+                ) from exc
+            if not remaining and not self._undelivered:
+                return
+            failed, self._undelivered = self._undelivered, []
+            reason = failed[0][1] if failed else f"{remaining} messages unacknowledged"
+            if attempt == self.max_retries:
+                raise PublishError(
+                    f"{self.connector.instance_name}: the broker did not acknowledge a batch "
+                    f"after {self.max_retries} retries ({reason}); its offset was not stored, "
+                    "so the next run publishes it again"
+                )
+            log.warning(
+                "%s: %d messages not acknowledged (%s); retrying in %.1fs",
+                self.connector.instance_name,
+                len(failed),
+                reason,
+                delay,
             )
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            self.stats.retries += 1
+            for message, _ in failed:
+                self._produce(
+                    message.topic(),
+                    (message.key() or b"").decode("utf-8"),
+                    message.value() or b"",
+                    {
+                        name: (value or b"").decode("utf-8")
+                        for name, value in message.headers() or []
+                    },
+                )

@@ -199,6 +199,49 @@ def worker(
         )
 
 
+@connector_app.command("list")
+def connector_list(workdir: WorkdirOption = None) -> None:
+    """Declared connectors, their datasets and where each stopped; installed types."""
+    from connectors.declared import connector_types, load_declarations
+    from connectors.offsets import OffsetStore
+
+    settings = settings_for(workdir)
+    types = connector_types()
+    declarations = load_declarations(settings.connectors_file)
+    offsets = OffsetStore(settings.workdir / "offsets")
+    table = Table(title=f"Connectors declared in {settings.connectors_file}", title_justify="left")
+    for column in ("name", "type", "dataset", "source system", "stored offset"):
+        table.add_column(column)
+    for name, declaration in sorted(declarations.items()):
+        connector_class = types.get(declaration.type)
+        offset = offsets.load(name)
+        table.add_row(
+            name,
+            declaration.type,
+            connector_class.dataset if connector_class else "[red]unknown type[/]",
+            connector_class.source_system if connector_class else "",
+            ", ".join(f"{k}={v}" for k, v in offset.items()) if offset else "-",
+        )
+    out.print(table)
+    out.print("installed connector types: " + ", ".join(sorted(types)))
+
+
+@connector_app.command("check")
+def connector_check(
+    name: Annotated[str, typer.Argument(help="The connector's name in connectors.yaml")],
+    workdir: WorkdirOption = None,
+) -> None:
+    """Test the connection to a connector's source."""
+    from connectors.declared import build_connector, load_declarations
+
+    settings = settings_for(workdir)
+    connector = build_connector(name, load_declarations(settings.connectors_file))
+    connector.check()
+    backlog = connector.backlog(None)
+    suffix = f"; the source holds {backlog} records" if backlog is not None else ""
+    out.print(f"{name}: the source answers{suffix}")
+
+
 @connector_app.command("run")
 def connector_run(
     name: Annotated[str, typer.Argument(help="The connector's name in connectors.yaml")],
@@ -239,7 +282,8 @@ def connector_run(
             ).run()
             err.print(
                 f"{name}: read {stats.read}, published {stats.published}, "
-                f"dead-lettered {stats.dead_lettered}"
+                f"dead-lettered {stats.dead_lettered}, retries {stats.retries}"
+                + (f", lag {stats.lag}" if stats.lag is not None else "")
             )
             if once:
                 return

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,20 +13,15 @@ from connectors.offsets import OffsetStore
 from connectors.population import PopulationConfig, PopulationConnector
 from connectors.runner import ConnectorRunner
 from connectors.simulators.population import simulate_population
-from hub.topics import ensure_topics
 from schemas import headers as h
-from schemas.catalogue import Dataset, default_catalogue
+from schemas.catalogue import Dataset
 from schemas.codec import AvroCodec
 from schemas.registry.client import RegistryClient
 
 
 @pytest.fixture
-def dataset(broker) -> Dataset:
-    """The population dataset under a fresh name, so each test has its own topics."""
-    person = default_catalogue().dataset("citizen.person")
-    fresh = person.model_copy(update={"id": f"test{uuid.uuid4().hex[:8]}.person"})
-    ensure_topics(broker.bootstrap_servers, [fresh.raw_topic, fresh.dlq_topic])
-    return fresh
+def dataset(lgsp_fresh_dataset) -> Dataset:
+    return lgsp_fresh_dataset("citizen.person")
 
 
 @pytest.fixture
@@ -71,7 +65,7 @@ def keys(messages) -> list[str]:
 
 
 def test_resumes_from_stored_offset_without_duplicates(
-    tmp_path, dataset, broker, codec, read_topic
+    tmp_path, dataset, broker, codec, lgsp_read_topic
 ) -> None:
     connector = population(tmp_path, 1000)
     offsets = OffsetStore(tmp_path / "offsets")
@@ -93,14 +87,14 @@ def test_resumes_from_stored_offset_without_duplicates(
     third = runner_for(connector, dataset, broker, codec, offsets).run()
     assert third.read == 0
 
-    published = keys(read_topic(broker.bootstrap_servers, dataset.raw_topic))
+    published = keys(lgsp_read_topic(broker.bootstrap_servers, dataset.raw_topic))
     assert len(published) == 1040
     assert sorted(published[1000:]) == sorted(changed)
     assert len(set(published[:1000])) == 1000
 
 
 def test_a_killed_connector_publishes_every_record_at_least_once(
-    tmp_path, dataset, broker, codec, read_topic
+    tmp_path, dataset, broker, codec, lgsp_read_topic
 ) -> None:
     simulated = population(tmp_path, 1000)
     offsets = OffsetStore(tmp_path / "offsets")
@@ -113,14 +107,14 @@ def test_a_killed_connector_publishes_every_record_at_least_once(
     resumed = runner_for(simulated, dataset, broker, codec, offsets).run()
     assert resumed.read == 500
 
-    published = keys(read_topic(broker.bootstrap_servers, dataset.raw_topic))
+    published = keys(lgsp_read_topic(broker.bootstrap_servers, dataset.raw_topic))
     with sqlite3.connect(tmp_path / "source" / "population.db") as source:
         every_id = {r[0] for r in source.execute("SELECT personal_id FROM citizen")}
     assert set(published) == every_id
 
 
 def test_unmappable_rows_become_dead_letters_and_the_run_carries_on(
-    tmp_path, dataset, broker, codec, read_topic
+    tmp_path, dataset, broker, codec, lgsp_read_topic
 ) -> None:
     connector = population(tmp_path, 600)
     database = tmp_path / "source" / "population.db"
@@ -134,7 +128,9 @@ def test_unmappable_rows_become_dead_letters_and_the_run_carries_on(
     stats = runner_for(connector, dataset, broker, codec, OffsetStore(tmp_path / "o")).run()
     assert (stats.read, stats.published, stats.dead_lettered) == (600, 597, 3)
 
-    letters = {m.key.decode(): m for m in read_topic(broker.bootstrap_servers, dataset.dlq_topic)}
+    letters = {
+        m.key.decode(): m for m in lgsp_read_topic(broker.bootstrap_servers, dataset.dlq_topic)
+    }
     assert set(letters) == set(ids)
     rules = {key: dict(m.headers)[h.ERROR_RULE].decode() for key, m in letters.items()}
     assert rules == {ids[0]: "source.schema", ids[1]: "source.mapping", ids[2]: "source.mapping"}

@@ -109,7 +109,7 @@ def wait_for(endpoints: Endpoints, worker: WorkerProcess, stored: int, held: int
     raise AssertionError(f"warehouse and quarantine hold {counts}, expected {(stored, held)}")
 
 
-def test_good_records_pass_and_every_defect_is_dead_lettered(stack, read_topic) -> None:
+def test_good_records_pass_and_every_defect_is_dead_lettered(stack, lgsp_read_topic) -> None:
     endpoints, worker = stack
     with RegistryClient(endpoints.registry_url) as client:
         codec = AvroCodec(client)
@@ -125,7 +125,7 @@ def test_good_records_pass_and_every_defect_is_dead_lettered(stack, read_topic) 
     produce(endpoints, good + bad + [(name, value) for name, value in undecodable.items()])
     wait_for(endpoints, worker, stored=3, held=len(bad) + len(undecodable))
 
-    letters = read_topic(endpoints.bootstrap_servers, PERSON.dlq_topic)
+    letters = lgsp_read_topic(endpoints.bootstrap_servers, PERSON.dlq_topic)
     by_key = {m.key.decode(): m for m in letters}
     for (record, rule), (key, value) in zip(DEFECTIVE.values(), bad, strict=True):
         headers = {k: v.decode() for k, v in by_key[key].headers}
