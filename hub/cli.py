@@ -46,33 +46,33 @@ class CommandError(Exception):
     """A failure to report as one line, without a traceback."""
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from connectors.declared import ConnectorDeclarationError
-    from connectors.population import SourceUnavailable
-    from connectors.runner import PublishError
-    from hub.broker import BrokerError
-    from hub.demo import DemoError
-    from hub.runtime import RuntimeStartError
-    from hub.topics import TopicError
-    from quality.suites import QualityError
-    from schemas.catalogue import CatalogueError
-    from schemas.registry.client import RegistryError
-    from warehouse.db import WarehouseError
+# Failures reported as one line. Looked up only in modules already imported: an error class
+# whose module was never loaded cannot have been raised, and importing them all (Great
+# Expectations among them) would cost every command seconds.
+_USER_ERRORS = (
+    ("connectors.declared", "ConnectorDeclarationError"),
+    ("connectors.population", "SourceUnavailable"),
+    ("connectors.runner", "PublishError"),
+    ("connectors.scaffold", "ScaffoldError"),
+    ("hub.broker", "BrokerError"),
+    ("hub.demo", "DemoError"),
+    ("hub.runtime", "RuntimeStartError"),
+    ("hub.topics", "TopicError"),
+    ("quality.suites", "QualityError"),
+    ("schemas.catalogue", "CatalogueError"),
+    ("schemas.registry.client", "RegistryError"),
+    ("warehouse.db", "WarehouseError"),
+)
 
-    return (
-        CommandError,
-        CatalogueError,
-        ConnectorDeclarationError,
-        BrokerError,
-        TopicError,
-        RuntimeStartError,
-        RegistryError,
-        WarehouseError,
-        PublishError,
-        SourceUnavailable,
-        QualityError,
-        DemoError,
-    )
+
+def _is_user_error(exc: BaseException) -> bool:
+    if isinstance(exc, CommandError):
+        return True
+    for module_name, class_name in _USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
 
 
 def settings_for(workdir: Path | None) -> Settings:
@@ -242,6 +242,22 @@ def connector_check(
     out.print(f"{name}: the source answers{suffix}")
 
 
+@connector_app.command("new")
+def connector_new(
+    name: Annotated[str, typer.Argument(help="Connector type name, e.g. ho_tich_xa")],
+    dataset: Annotated[str, typer.Option(help="The catalogue dataset it publishes")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to create the package")] = Path(),
+) -> None:
+    """Scaffold a connector package with its config, a conformance test and a catalogue stub."""
+    from connectors.scaffold import scaffold_connector
+    from schemas.catalogue import default_catalogue
+    from schemas.json_records import sample_json
+
+    entry = default_catalogue().dataset(dataset)
+    root = scaffold_connector(name, entry, sample_json(entry.avro_schema()), out_dir)
+    out.print(f"created {root}; next: cd {root} && pip install -e . && pytest")
+
+
 @connector_app.command("run")
 def connector_run(
     name: Annotated[str, typer.Argument(help="The connector's name in connectors.yaml")],
@@ -367,10 +383,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Client libraries log every failed connection attempt; the hub reports the outcome once.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    errors = _user_errors()
     try:
         app()
-    except errors as exc:
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
