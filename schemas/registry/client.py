@@ -15,13 +15,23 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.registry.compatibility import CompatibilityResult
+
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 
 SUBJECT_NOT_FOUND = 40401
 VERSION_NOT_FOUND = 40402
 SCHEMA_NOT_FOUND = 40403
+SUBJECT_SOFT_DELETED = 40404
+SUBJECT_NOT_SOFT_DELETED = 40405
+VERSION_SOFT_DELETED = 40406
+VERSION_NOT_SOFT_DELETED = 40407
+SUBJECT_COMPATIBILITY_NOT_CONFIGURED = 40408
+# Confluent's long-standing code for an incompatible registration; recent releases send 40901.
+INCOMPATIBLE_SCHEMA = 409
 INVALID_SCHEMA = 42201
 INVALID_VERSION = 42202
+INVALID_COMPATIBILITY_LEVEL = 42203
 
 
 def _one_line(text: str) -> str:
@@ -146,6 +156,77 @@ class RegistryClient:
         """All subjects that have at least one version."""
         return [str(s) for s in self._request("GET", "/subjects")]
 
+    def check_compatibility(
+        self,
+        subject: str,
+        schema: dict[str, Any] | str,
+        version: int | Literal["latest"] | None = "latest",
+        verbose: bool = True,
+    ) -> CompatibilityResult:
+        """Whether a schema is compatible with one version of a subject, under its level.
+
+        Args:
+            subject: Subject name.
+            schema: The candidate schema as parsed JSON or as its JSON text.
+            version: The version to compare with; ``None`` compares with every version the
+                subject's level asks for, as registering would.
+            verbose: Ask for the reasons. With it, Confluent also answers an invalid schema
+                as incompatible with the reason, where it otherwise refuses it (42201).
+
+        Returns:
+            The verdict; its messages are empty unless ``verbose`` and incompatible.
+        """
+        answer = self._request(
+            "POST",
+            f"/compatibility/subjects/{_segment(subject)}/versions"
+            + ("" if version is None else f"/{version}"),
+            {"schema": _schema_text(schema)},
+            params={"verbose": _flag(verbose)},
+        )
+        return CompatibilityResult(
+            is_compatible=bool(answer["is_compatible"]),
+            messages=[str(m) for m in answer.get("messages") or []],
+        )
+
+    def get_compatibility(self, subject: str | None = None) -> str:
+        """The compatibility level that applies: the subject's own, else the global one."""
+        if subject is None:
+            return str(self._request("GET", "/config")["compatibilityLevel"])
+        answer = self._request(
+            "GET", f"/config/{_segment(subject)}", params={"defaultToGlobal": "true"}
+        )
+        return str(answer["compatibilityLevel"])
+
+    def set_compatibility(self, level: str, subject: str | None = None) -> str:
+        """Set the level of a subject, or the global one; returns the level as stored."""
+        path = "/config" if subject is None else f"/config/{_segment(subject)}"
+        return str(self._request("PUT", path, {"compatibility": level})["compatibility"])
+
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        """Delete a subject and return the deleted version numbers.
+
+        A soft delete keeps the schemas readable by id; a permanent delete needs a soft
+        delete first (error 40405 otherwise).
+        """
+        answer = self._request(
+            "DELETE", f"/subjects/{_segment(subject)}", params={"permanent": _flag(permanent)}
+        )
+        return [int(v) for v in answer]
+
+    def delete_version(
+        self, subject: str, version: int | Literal["latest"], permanent: bool = False
+    ) -> int:
+        """Delete one version of a subject and return its number.
+
+        A permanent delete needs a soft delete first (error 40407 otherwise).
+        """
+        answer = self._request(
+            "DELETE",
+            f"/subjects/{_segment(subject)}/versions/{version}",
+            params={"permanent": _flag(permanent)},
+        )
+        return int(answer)
+
     def close(self) -> None:
         self._http.close()
 
@@ -160,11 +241,19 @@ class RegistryClient:
     ) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
         content = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = None if body is None else {"Content-Type": MEDIA_TYPE}
         try:
-            response = self._http.request(method, path, content=content, headers=headers)
+            response = self._http.request(
+                method, path, content=content, headers=headers, params=params
+            )
         except httpx.TransportError as exc:
             raise RegistryUnavailable(self._url, str(exc) or type(exc).__name__) from exc
         if not response.is_success:
@@ -181,6 +270,10 @@ class RegistryClient:
 
 def _schema_text(schema: dict[str, Any] | str) -> str:
     return schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _segment(name: str) -> str:

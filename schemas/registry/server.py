@@ -1,9 +1,10 @@
 """The embedded Confluent-compatible schema registry (AVRO schemas).
 
-It implements the subset of the Confluent Schema Registry REST API that producers,
+It implements the parts of the Confluent Schema Registry REST API that producers,
 consumers and standard Confluent clients use: registering and looking up schemas, reading
-them by id, and listing subjects and versions. Ids are global and persist in SQL storage.
-Error bodies follow Confluent: ``{"error_code": 40403, "message": "..."}``.
+them by id, listing subjects and versions, compatibility levels and checks (registration
+refuses an incompatible schema with 409), and soft and permanent deletes. Ids are global and
+persist in SQL storage. Error bodies follow Confluent: ``{"error_code": 40403, "message": "..."}``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Annotated, Any
@@ -20,32 +21,57 @@ from typing import Annotated, Any
 import fastavro
 import httpx
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.registry import compatibility
 from schemas.registry.client import (
+    INCOMPATIBLE_SCHEMA,
+    INVALID_COMPATIBILITY_LEVEL,
     INVALID_SCHEMA,
     INVALID_VERSION,
     MEDIA_TYPE,
     SCHEMA_NOT_FOUND,
+    SUBJECT_COMPATIBILITY_NOT_CONFIGURED,
     SUBJECT_NOT_FOUND,
+    SUBJECT_NOT_SOFT_DELETED,
+    SUBJECT_SOFT_DELETED,
     VERSION_NOT_FOUND,
+    VERSION_NOT_SOFT_DELETED,
+    VERSION_SOFT_DELETED,
 )
 from schemas.registry.storage import (
     RegistryStorage,
     SchemaNotFound,
     SubjectNotFound,
+    SubjectNotSoftDeleted,
+    SubjectSoftDeleted,
     SubjectVersion,
     VersionNotFound,
+    VersionNotSoftDeleted,
+    VersionSoftDeleted,
 )
 
 SUPPORTED_TYPES = ("AVRO",)
 BACKEND_ERROR = 50001
 _MAX_VERSION = 2**31 - 1
+_INVALID_LEVEL = (
+    "Invalid compatibility level. Valid values are none, backward, forward, full, "
+    "backward_transitive, forward_transitive, and full_transitive"
+)
+_NOT_FOUND_CODES: dict[type[LookupError], int] = {
+    SubjectNotFound: SUBJECT_NOT_FOUND,
+    VersionNotFound: VERSION_NOT_FOUND,
+    SchemaNotFound: SCHEMA_NOT_FOUND,
+    SubjectSoftDeleted: SUBJECT_SOFT_DELETED,
+    SubjectNotSoftDeleted: SUBJECT_NOT_SOFT_DELETED,
+    VersionSoftDeleted: VERSION_SOFT_DELETED,
+    VersionNotSoftDeleted: VERSION_NOT_SOFT_DELETED,
+}
 
 
 class RegistryResponse(JSONResponse):
@@ -72,7 +98,9 @@ def canonical_avro(schema: str) -> str:
     """The canonical form of an Avro schema text, after checking it is a valid schema.
 
     Canonical means the parsed JSON dumped with sorted keys and no whitespace, so the same
-    schema written differently maps to one id.
+    schema written differently maps to one id. The schema must satisfy both fastavro, which
+    the hub encodes with, and the Apache Avro parser the compatibility checker uses; the
+    latter holds names, unions and field orders to the specification as Confluent does.
 
     Raises:
         RegistryHTTPError: 42201 when the text is not JSON or not a valid Avro schema.
@@ -86,6 +114,10 @@ def canonical_avro(schema: str) -> str:
     # fastavro signals a bad schema with many exception types; any of them means invalid.
     except Exception as exc:
         raise invalid_schema(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        compatibility.parse(schema)
+    except compatibility.InvalidSchemaError as exc:
+        raise invalid_schema(str(exc)) from exc
     return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -114,12 +146,30 @@ async def _json_body(request: Request) -> Any:
         raise invalid_schema(f"the request body is not JSON: {exc}") from exc
 
 
+async def _level_body(request: Request) -> str:
+    """The level of a config update body ``{"compatibility": "FULL"}``, in any letter case."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    level = body.get("compatibility") if isinstance(body, dict) else None
+    if isinstance(level, str) and level.upper() in compatibility.LEVELS:
+        return level.upper()
+    raise RegistryHTTPError(422, INVALID_COMPATIBILITY_LEVEL, _INVALID_LEVEL)
+
+
 def _storage(request: Request) -> RegistryStorage:
     return request.app.state.storage
 
 
+def _true(flag: str | None) -> bool:
+    # Confluent's query flags are true only for "true" in any case, and never an error.
+    return flag is not None and flag.lower() == "true"
+
+
 Storage = Annotated[RegistryStorage, Depends(_storage)]
 JsonBody = Annotated[Any, Depends(_json_body)]
+LevelBody = Annotated[str, Depends(_level_body)]
 
 router = APIRouter()
 
@@ -135,20 +185,46 @@ def schema_by_id(schema_id: int, storage: Storage) -> dict[str, Any]:
     return _with_type({"schema": stored.schema}, stored.schema_type)
 
 
+@router.get("/schemas/ids/{schema_id}/versions")
+def schema_versions(schema_id: int, storage: Storage) -> list[dict[str, Any]]:
+    return [
+        {"subject": subject, "version": version}
+        for subject, version in storage.schema_versions(schema_id)
+    ]
+
+
 @router.get("/subjects")
-def subjects(storage: Storage) -> list[str]:
-    return storage.subjects()
+def subjects(storage: Storage, deleted: str | None = None) -> list[str]:
+    return storage.subjects(include_deleted=_true(deleted))
 
 
 @router.get("/subjects/{subject}/versions")
-def versions(subject: str, storage: Storage) -> list[int]:
-    return storage.versions(subject)
+def versions(subject: str, storage: Storage, deleted: str | None = None) -> list[int]:
+    return storage.versions(subject, include_deleted=_true(deleted))
 
 
 @router.post("/subjects/{subject}/versions")
 def register(subject: str, body: JsonBody, storage: Storage) -> dict[str, Any]:
     request = SchemaRequest(body)
-    schema_id = storage.register(subject, request.schema, request.canonical, request.schema_type)
+    level = _effective_level(storage, subject)
+
+    def refuse_incompatible(live: Sequence[SubjectVersion]) -> None:
+        result = _check(request.schema, live, level)
+        if not result.is_compatible:
+            raise RegistryHTTPError(
+                409,
+                INCOMPATIBLE_SCHEMA,
+                f"Schema being registered is incompatible with an earlier schema for subject "
+                f'"{subject}", details: [{", ".join(result.messages)}]',
+            )
+
+    schema_id = storage.register(
+        subject,
+        request.schema,
+        request.canonical,
+        request.schema_type,
+        check=refuse_incompatible,
+    )
     return {"id": schema_id}
 
 
@@ -157,10 +233,127 @@ def subject_version(subject: str, version: str, storage: Storage) -> dict[str, A
     return _version_body(storage.version(subject, _parse_version(version)))
 
 
+@router.get("/subjects/{subject}/versions/{version}/schema")
+def subject_version_schema(subject: str, version: str, storage: Storage) -> Response:
+    # The bare schema text, not a JSON string holding it.
+    found = storage.version(subject, _parse_version(version))
+    return Response(found.schema, media_type=MEDIA_TYPE)
+
+
+@router.delete("/subjects/{subject}")
+def delete_subject(subject: str, storage: Storage, permanent: str | None = None) -> list[int]:
+    return storage.delete_subject(subject, permanent=_true(permanent))
+
+
+@router.delete("/subjects/{subject}/versions/{version}")
+def delete_version(
+    subject: str, version: str, storage: Storage, permanent: str | None = None
+) -> int:
+    return storage.delete_version(subject, _parse_version(version), permanent=_true(permanent))
+
+
+@router.post("/compatibility/subjects/{subject}/versions/{version}")
+def compatibility_with_version(
+    subject: str, version: str, body: JsonBody, storage: Storage, verbose: str | None = None
+) -> dict[str, Any]:
+    earlier = storage.version(subject, _parse_version(version))
+    return _compatibility_answer(storage, subject, body, [earlier], _true(verbose))
+
+
+@router.post("/compatibility/subjects/{subject}/versions")
+def compatibility_with_subject(
+    subject: str, body: JsonBody, storage: Storage, verbose: str | None = None
+) -> dict[str, Any]:
+    earlier = storage.live_versions(subject)
+    return _compatibility_answer(storage, subject, body, earlier, _true(verbose))
+
+
+@router.get("/config")
+def global_level(storage: Storage) -> dict[str, str]:
+    return {"compatibilityLevel": storage.compatibility() or compatibility.DEFAULT_LEVEL}
+
+
+@router.put("/config")
+def set_global_level(level: LevelBody, storage: Storage) -> dict[str, str]:
+    storage.set_compatibility(level)
+    return {"compatibility": level}
+
+
+@router.get("/config/{subject}")
+def subject_level(
+    subject: str,
+    storage: Storage,
+    default_to_global: Annotated[str | None, Query(alias="defaultToGlobal")] = None,
+) -> dict[str, str]:
+    level = storage.compatibility(subject)
+    if level is None and _true(default_to_global):
+        level = storage.compatibility() or compatibility.DEFAULT_LEVEL
+    if level is None:
+        raise RegistryHTTPError(
+            404,
+            SUBJECT_COMPATIBILITY_NOT_CONFIGURED,
+            f"Subject '{subject}' does not have subject-level compatibility configured",
+        )
+    return {"compatibilityLevel": level}
+
+
+@router.put("/config/{subject}")
+def set_subject_level(subject: str, level: LevelBody, storage: Storage) -> dict[str, str]:
+    storage.set_compatibility(level, subject)
+    return {"compatibility": level}
+
+
+@router.delete("/config/{subject}")
+def delete_subject_level(subject: str, storage: Storage) -> dict[str, str]:
+    level = storage.delete_compatibility(subject)
+    if level is None:
+        # Confluent answers "subject not found" when the subject has no level of its own.
+        raise SubjectNotFound(subject)
+    return {"compatibilityLevel": level}
+
+
 @router.post("/subjects/{subject}")
 def lookup(subject: str, body: JsonBody, storage: Storage) -> dict[str, Any]:
     request = SchemaRequest(body)
     return _version_body(storage.lookup(subject, request.schema_type, request.canonical))
+
+
+def _effective_level(storage: RegistryStorage, subject: str) -> str:
+    """The subject's own level, else the global one, else Confluent's default."""
+    return storage.compatibility(subject) or storage.compatibility() or compatibility.DEFAULT_LEVEL
+
+
+def _check(
+    schema: str, earlier: Sequence[SubjectVersion], level: str
+) -> compatibility.CompatibilityResult:
+    return compatibility.check(
+        schema,
+        [found.schema for found in earlier],
+        level,
+        versions=[found.version for found in earlier],
+    )
+
+
+def _compatibility_answer(
+    storage: RegistryStorage,
+    subject: str,
+    body: Any,
+    earlier: Sequence[SubjectVersion],
+    verbose: bool,
+) -> dict[str, Any]:
+    """The answer of a compatibility check, as Confluent words it."""
+    try:
+        request = SchemaRequest(body)
+    except RegistryHTTPError as exc:
+        # Confluent's verbose check answers an invalid schema as incompatible, with the reason.
+        if not verbose:
+            raise
+        return {"is_compatible": False, "messages": [exc.message]}
+    result = _check(request.schema, earlier, _effective_level(storage, subject))
+    answer: dict[str, Any] = {"is_compatible": result.is_compatible}
+    if verbose:
+        answer["messages"] = result.messages
+    return answer
 
 
 def _parse_version(raw: str) -> int | None:
@@ -216,11 +409,12 @@ async def _registry_error(_: Request, exc: Exception) -> RegistryResponse:
 
 
 async def _not_found(_: Request, exc: Exception) -> RegistryResponse:
-    if isinstance(exc, SubjectNotFound):
-        return _error(404, SUBJECT_NOT_FOUND, str(exc))
-    if isinstance(exc, VersionNotFound):
-        return _error(404, VERSION_NOT_FOUND, str(exc))
-    return _error(404, SCHEMA_NOT_FOUND, str(exc))
+    return _error(404, _NOT_FOUND_CODES[type(exc)], str(exc))
+
+
+async def _unparsable_schema(_: Request, exc: Exception) -> RegistryResponse:
+    # Only a stored schema from before the Avro parser checked registrations can land here.
+    return _error(422, INVALID_SCHEMA, f"Invalid schema: {exc}")
 
 
 async def _http_error(_: Request, exc: Exception) -> RegistryResponse:
@@ -270,9 +464,9 @@ def create_app(storage_url: str) -> FastAPI:
     app.state.storage = storage
     app.include_router(router)
     app.add_exception_handler(RegistryHTTPError, _registry_error)
-    app.add_exception_handler(SubjectNotFound, _not_found)
-    app.add_exception_handler(VersionNotFound, _not_found)
-    app.add_exception_handler(SchemaNotFound, _not_found)
+    for not_found in _NOT_FOUND_CODES:
+        app.add_exception_handler(not_found, _not_found)
+    app.add_exception_handler(compatibility.InvalidSchemaError, _unparsable_schema)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)

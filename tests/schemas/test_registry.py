@@ -108,6 +108,41 @@ def test_lookup_finds_the_version_holding_a_schema(
     assert client.lookup(f"{subject}-absent", fresh_schema) is None
 
 
+def test_a_schema_id_lists_the_subject_versions_holding_it(
+    http: httpx.Client, client: RegistryClient, subject: str, fresh_schema: dict[str, Any]
+) -> None:
+    key_subject = subject.replace("-value", "-key")
+    schema_id = client.register(subject, fresh_schema)
+    client.register(subject, with_field(fresh_schema, "note"))
+    client.register(key_subject, with_field(fresh_schema, "note"))
+    client.register(key_subject, fresh_schema)
+
+    response = http.get(f"/schemas/ids/{schema_id}/versions")
+
+    assert response.headers["content-type"] == MEDIA_TYPE
+    assert response.json() == [
+        {"subject": key_subject, "version": 2},
+        {"subject": subject, "version": 1},
+    ]
+
+
+def test_a_version_schema_is_served_as_bare_text(
+    http: httpx.Client, client: RegistryClient, subject: str, person_schema: dict[str, Any]
+) -> None:
+    client.register(subject, person_schema)
+
+    answers = [
+        http.get(f"/subjects/{subject}/versions/{version}/schema")
+        for version in ("1", "latest", "-1")
+    ]
+
+    for answer in answers:
+        assert answer.headers["content-type"] == MEDIA_TYPE
+        # The schema itself, not a JSON string holding it.
+        assert json.loads(answer.text) == person_schema
+        assert "Công dân" in answer.text
+
+
 def test_unknown_schema_id_is_error_40403(client: RegistryClient) -> None:
     with pytest.raises(RegistryError) as caught:
         client.get_schema(2**31 - 1)
@@ -368,9 +403,7 @@ def postgres_storage() -> Iterator[str]:
 
 
 @pytest.mark.postgres
-def test_registry_on_postgresql(
-    postgres_storage: str, person_schema: dict[str, Any], fresh_schema: dict[str, Any]
-) -> None:
+def test_registry_on_postgresql(postgres_storage: str, person_schema: dict[str, Any]) -> None:
     # Random docs defeat compression, so this schema is larger than a btree entry may be.
     large = {
         "type": "record",
@@ -382,12 +415,18 @@ def test_registry_on_postgresql(
 
     with EmbeddedRegistry(postgres_storage) as server, RegistryClient(server.url) as client:
         person_id = client.register("raw.citizen.person-value", person_schema)
-        probe_id = client.register("raw.citizen.person-value", fresh_schema)
+        # The second version must be a compatible evolution: BACKWARD is checked here too.
+        probe_id = client.register("raw.citizen.person-value", with_field(person_schema, "note"))
         assert client.register("clean.citizen.person-value", person_schema) == person_id
         large_id = client.register("large-value", large)
+        client.set_compatibility("FULL", "raw.citizen.person-value")
+        assert client.delete_subject("large-value") == [1]
 
     with EmbeddedRegistry(postgres_storage) as server, RegistryClient(server.url) as client:
         assert client.versions("raw.citizen.person-value") == [1, 2]
         assert client.latest("raw.citizen.person-value").id == probe_id
         assert json.loads(client.get_schema(person_id)) == person_schema
+        assert client.get_compatibility("raw.citizen.person-value") == "FULL"
+        # Soft-deleted, so it comes back as a new version under its old id.
         assert client.register("large-value", json.dumps(large, indent=2)) == large_id
+        assert client.versions("large-value") == [2]
