@@ -361,6 +361,10 @@ def _context(workdir: Path) -> FileDataContext:
 
 def _datasource(context: FileDataContext, warehouse_url: str) -> SQLDatasource:
     """A fresh warehouse data source, replacing any earlier one and its assets."""
+    # The checkpoint names the assets of the last run; a run over other datasets must not
+    # find it pointing at assets that are about to go.
+    if CHECKPOINT_NAME in {c.name for c in context.checkpoints.all()}:
+        context.checkpoints.delete(CHECKPOINT_NAME)
     if DATASOURCE_NAME in context.data_sources.all():
         # add_or_update refuses to change the type, e.g. when a workdir moves to PostgreSQL.
         context.data_sources.delete(DATASOURCE_NAME)

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+import fastavro
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 CATALOGUE_PATH = SCHEMA_DIR / "catalogue.yaml"
 
-_AGENCY_ID = re.compile(r"^(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}|[A-Z]\d{2}(\.\d{2,3})+)$")
+AGENCY_ID_PATTERN: Final = re.compile(
+    r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}|[A-Z]\d{2}(?:\.\d{2,3})+", re.ASCII
+)
+"""An agency e-ID (QCVN 102:2016): ``000.00.00.H25``, or the short form ``H25.151``; use
+``fullmatch``."""
 _DATASET_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 SharingLevel = Literal["shared", "internal", "open"]
@@ -92,7 +98,7 @@ class Dataset(BaseModel):
     @field_validator("owner_agency")
     @classmethod
     def _agency(cls, value: str) -> str:
-        if not _AGENCY_ID.match(value):
+        if not AGENCY_ID_PATTERN.fullmatch(value):
             raise ValueError(f"owner_agency {value!r} is not an agency e-ID like 000.00.00.H25")
         return value
 
@@ -249,3 +255,171 @@ def leaf_fields(schema: dict[str, Any]) -> list[FieldColumn]:
 def flatten(record: dict[str, Any], fields: list[FieldColumn]) -> dict[str, Any]:
     """A decoded record as warehouse columns (``a.b`` -> ``a_b``)."""
     return {f.column: get_path(record, f.path) for f in fields}
+
+
+# --- validation ------------------------------------------------------------------------------
+
+# A version orders updates, so it must be a point in time or a counter.
+_VERSION_LOGICAL_TYPES: Final = frozenset(
+    {
+        "date",
+        "timestamp-millis",
+        "timestamp-micros",
+        "local-timestamp-millis",
+        "local-timestamp-micros",
+    }
+)
+_VERSION_BASE_TYPES: Final = frozenset({"int", "long"})
+_COLLECTION_TYPES: Final = frozenset({"array", "map"})
+
+
+class CatalogueProblem(BaseModel):
+    """One fault :func:`validate_catalogue` found.
+
+    Attributes:
+        dataset: The dataset id.
+        field: The field path at fault, or the catalogue key (``schema``, ``key``, ``id``,
+            ``owner_agency``) when no field is.
+        message: What is wrong, in English.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.dataset}: {self.field}: {self.message}"
+
+
+def _base_type(leaf: FieldColumn) -> Any:
+    return leaf.avro_type.get("type") if isinstance(leaf.avro_type, dict) else leaf.avro_type
+
+
+def _schema_problems(
+    dataset: Dataset, namespaces: dict[str, str]
+) -> tuple[list[CatalogueProblem], dict[str, FieldColumn] | None]:
+    """Parse the dataset's schema; its problems and, when it parses, its leaf fields.
+
+    ``namespaces`` maps each namespace seen so far to the dataset whose schema uses it, and
+    gains this dataset's.
+    """
+
+    def problem(message: str) -> CatalogueProblem:
+        return CatalogueProblem(dataset=dataset.id, field="schema", message=message)
+
+    named: dict[str, Any] = {}
+    try:
+        schema = dataset.avro_schema()
+        fastavro.parse_schema(schema, named_schemas=named)
+    except OSError as exc:
+        return [problem(f"cannot read {dataset.schema_file}: {exc.strerror or exc}")], None
+    # fastavro raises SchemaParseException (an Exception) or ValueError/TypeError subclasses.
+    except Exception as exc:
+        return [problem(f"{dataset.schema_file} is not a valid Avro schema: {exc}")], None
+    if not (
+        isinstance(schema, dict)
+        and schema.get("type") == "record"
+        and isinstance(schema.get("fields"), list)
+    ):
+        return [problem(f"{dataset.schema_file} is not a record schema with fields")], None
+    problems = []
+    for namespace in sorted({name.rpartition(".")[0] for name in named}):
+        owner = namespaces.setdefault(namespace, dataset.id)
+        if owner != dataset.id:
+            problems.append(
+                problem(
+                    f"namespace {namespace!r} is also used by dataset {owner!r}; each "
+                    "dataset's schema needs namespaces of its own"
+                )
+            )
+    return problems, {leaf.path: leaf for leaf in leaf_fields(schema)}
+
+
+def _field_problems(dataset: Dataset, leaves: dict[str, FieldColumn]) -> list[CatalogueProblem]:
+    """Key, version, personal-data and expectation paths checked against the schema."""
+    problems: list[CatalogueProblem] = []
+
+    def problem(field: str, message: str) -> None:
+        problems.append(CatalogueProblem(dataset=dataset.id, field=field, message=message))
+
+    # A personal-data path may name a whole nested record.
+    records = {
+        ".".join(parts[:depth])
+        for parts in (path.split(".") for path in leaves)
+        for depth in range(1, len(parts))
+    }
+    if not dataset.key:
+        problem("key", "the key names no field")
+    for path in dataset.key:
+        leaf = leaves.get(path)
+        if leaf is None:
+            problem(path, "key field is not a field of the schema")
+        elif leaf.nullable:
+            problem(path, "key field is nullable; every record must have its key")
+        elif _base_type(leaf) in _COLLECTION_TYPES:
+            problem(path, f"key field is an {_base_type(leaf)}; a key must be a single value")
+    version = leaves.get(dataset.version_field)
+    if version is None:
+        problem(dataset.version_field, "version_field is not a field of the schema")
+    elif version.nullable:
+        problem(dataset.version_field, "version_field is nullable; every version must be ordered")
+    elif version.logical_type not in _VERSION_LOGICAL_TYPES and not (
+        version.logical_type is None and _base_type(version) in _VERSION_BASE_TYPES
+    ):
+        problem(
+            dataset.version_field,
+            "version_field must be a date, a timestamp, an int or a long",
+        )
+    for path in dataset.personal_data:
+        if path not in leaves and path not in records:
+            problem(path, "personal_data names a field the schema does not have")
+    for spec in dataset.expectations:
+        if spec.column is not None and spec.column not in leaves:
+            problem(
+                spec.column, f"expectation {spec.type!r} names a field the schema does not have"
+            )
+    return problems
+
+
+def validate_catalogue(catalogue: Catalogue) -> list[CatalogueProblem]:
+    """Every fault of a catalogue that its YAML's shape cannot show.
+
+    Checks: dataset ids are unique; owner agencies are agency e-IDs; each schema parses with
+    fastavro, is a record and uses namespaces no other dataset uses; key fields exist, are
+    single values and are never null; the version field exists, is never null and is a date,
+    timestamp, int or long; personal-data paths and expectation columns exist. Record rule
+    parameters are checked where the rules live (``quality.rules``).
+
+    Args:
+        catalogue: A loaded catalogue, or a copy with edits.
+
+    Returns:
+        The problems found, in catalogue order; empty when there are none.
+    """
+    problems: list[CatalogueProblem] = []
+    counts = Counter(entry.id for entry in catalogue.datasets)
+    problems.extend(
+        CatalogueProblem(
+            dataset=dataset_id, field="id", message=f"dataset id appears {count} times"
+        )
+        for dataset_id, count in counts.items()
+        if count > 1
+    )
+    namespaces: dict[str, str] = {}
+    for dataset in catalogue.datasets:
+        # model_copy skips validation, so a copied entry may carry any owner_agency.
+        if not AGENCY_ID_PATTERN.fullmatch(dataset.owner_agency):
+            problems.append(
+                CatalogueProblem(
+                    dataset=dataset.id,
+                    field="owner_agency",
+                    message=f"{dataset.owner_agency!r} is not an agency e-ID like 000.00.00.H25",
+                )
+            )
+        schema_problems, leaves = _schema_problems(dataset, namespaces)
+        problems.extend(schema_problems)
+        if leaves is not None:
+            problems.extend(_field_problems(dataset, leaves))
+    return problems

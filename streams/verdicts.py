@@ -79,9 +79,18 @@ class RowBuilder:
 
     def __init__(self, dataset: Dataset) -> None:
         self.fields: list[FieldColumn] = leaf_fields(dataset.avro_schema())
+        # Lists and maps are stored as JSON text (see warehouse.models), in NFC as given.
+        self.json_columns = [
+            f.column
+            for f in self.fields
+            if isinstance(f.avro_type, dict) and f.avro_type.get("type") in ("array", "map")
+        ]
 
     def row(self, record: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         row = flatten(record, self.fields)
+        for column in self.json_columns:
+            if row[column] is not None:
+                row[column] = json.dumps(row[column], ensure_ascii=False, default=str)
         row["source_system"] = headers.get(h.SOURCE_SYSTEM)
         row["agency_id"] = headers.get(h.AGENCY_ID)
         row["trace_id"] = headers.get(h.TRACE_ID)
