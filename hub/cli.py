@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,10 @@ simulate_app = typer.Typer(
     help="Source simulators with a known share of defects.", no_args_is_help=True
 )
 connector_app = typer.Typer(help="Connectors declared in connectors.yaml.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="The shared-database catalogue.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Schema contracts in the registry.", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(connector_app, name="connector")
 app.add_typer(simulate_app, name="simulate")
@@ -55,6 +59,7 @@ _USER_ERRORS = (
     ("connectors.runner", "PublishError"),
     ("connectors.scaffold", "ScaffoldError"),
     ("hub.broker", "BrokerError"),
+    ("hub.contracts", "ContractError"),
     ("hub.demo", "DemoError"),
     ("hub.runtime", "RuntimeStartError"),
     ("hub.topics", "TopicError"),
@@ -334,6 +339,95 @@ def asyncapi(
     else:
         out_file.write_text(text, encoding="utf-8")
         err.print(f"wrote {out_file}")
+
+
+@catalogue_app.command("validate")
+def catalogue_validate(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A catalogue other than the hub's own")
+    ] = None,
+) -> None:
+    """Check the catalogue against its schemas, rules and expectation types."""
+    from quality.rules import RuleConfigError, RuleSet
+    from quality.suites import SuiteConfigError, build_suite
+    from schemas.catalogue import (
+        CatalogueProblem,
+        default_catalogue,
+        load_catalogue,
+        validate_catalogue,
+    )
+
+    catalogue = load_catalogue(file) if file is not None else default_catalogue()
+    problems = validate_catalogue(catalogue)
+    for dataset in catalogue.datasets:
+        try:
+            RuleSet.for_dataset(dataset)
+        except RuleConfigError as exc:
+            problems.append(CatalogueProblem(dataset=dataset.id, field="rules", message=str(exc)))
+        try:
+            build_suite(dataset)
+        except SuiteConfigError as exc:
+            problems.append(
+                CatalogueProblem(dataset=dataset.id, field="expectations", message=str(exc))
+            )
+    for problem in problems:
+        err.print(f"{problem.dataset}: {problem.field}: {problem.message}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"catalogue valid: {len(catalogue.datasets)} datasets")
+
+
+def _print_verdicts(verdicts: list[Any]) -> None:
+    colours = {"compatible": "green", "new": "cyan", "incompatible": "red"}
+    for verdict in verdicts:
+        out.print(f"[{colours[verdict.status]}]{verdict.status:>12}[/] {verdict.subject}")
+        for message in verdict.messages:
+            out.print(f"               {message}", highlight=False, markup=False)
+    if any(v.status == "incompatible" for v in verdicts):
+        raise typer.Exit(1)
+
+
+@schemas_app.command("check")
+def schemas_check(
+    against: Annotated[
+        str | None,
+        typer.Option(help="Compare with the schemas at this git reference, not the registry"),
+    ] = None,
+    level: Annotated[
+        str, typer.Option(help="Compatibility level with --against (the registry's own else)")
+    ] = "BACKWARD",
+    workdir: WorkdirOption = None,
+) -> None:
+    """Fail when a working-tree schema would break the registered (or released) one."""
+    from hub.contracts import check_against_git, check_against_registry
+    from hub.runtime import registry_endpoint
+    from schemas.catalogue import default_catalogue
+    from schemas.registry.client import RegistryClient
+
+    catalogue = default_catalogue()
+    if against is not None:
+        try:
+            _print_verdicts(check_against_git(catalogue, against, level))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        return
+    settings = settings_for(workdir)
+    with registry_endpoint(settings) as url, RegistryClient(url) as client:
+        _print_verdicts(check_against_registry(client, catalogue))
+
+
+@schemas_app.command("register")
+def schemas_register(workdir: WorkdirOption = None) -> None:
+    """Register every dataset's schema under its topics' subjects."""
+    from hub.contracts import register_all
+    from hub.runtime import registry_endpoint
+    from schemas.catalogue import default_catalogue
+    from schemas.registry.client import RegistryClient
+
+    settings = settings_for(workdir)
+    with registry_endpoint(settings) as url, RegistryClient(url) as client:
+        for subject, schema_id in register_all(client, default_catalogue()):
+            out.print(f"{subject}: id {schema_id}")
 
 
 @registry_app.command("serve")

@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -74,14 +75,7 @@ class Runtime:
             self._stack.callback(broker.stop)
             bootstrap = broker.bootstrap_servers
 
-        registry_url = settings.registry_url
-        if registry_url is None:
-            registry = EmbeddedRegistry(storage_url=f"sqlite:///{self.workdir / 'registry.db'}")
-            registry.start()
-            self._stack.callback(registry.stop)
-            registry_url = registry.url
-        else:
-            _check_registry(registry_url)
+        registry_url = self._stack.enter_context(registry_endpoint(settings))
 
         warehouse_url = settings.warehouse_url or settings.embedded_warehouse_url
         engine = create_warehouse_engine(warehouse_url)
@@ -108,12 +102,25 @@ class Runtime:
         self._stack.close()
 
 
-def _check_registry(url: str) -> None:
-    try:
-        with RegistryClient(url, timeout=5.0) as client:
-            client.subjects()
-    except RegistryError as exc:
-        raise RuntimeStartError(f"LGSP_REGISTRY_URL: {exc}") from exc
+@contextmanager
+def registry_endpoint(settings: Settings) -> Iterator[str]:
+    """The registry URL: the configured one, checked, or an embedded registry's while open.
+
+    The embedded registry keeps its schemas in the work directory, so what one command
+    registered the next one finds.
+    """
+    if settings.registry_url is not None:
+        try:
+            with RegistryClient(settings.registry_url, timeout=5.0) as client:
+                client.subjects()
+        except RegistryError as exc:
+            raise RuntimeStartError(f"LGSP_REGISTRY_URL: {exc}") from exc
+        yield settings.registry_url
+        return
+    workdir = settings.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedRegistry(storage_url=f"sqlite:///{workdir / 'registry.db'}") as registry:
+        yield registry.url
 
 
 class WorkerProcess:
