@@ -21,9 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 registry_app = typer.Typer(help="The schema registry.", no_args_is_help=True)
-simulate_app = typer.Typer(
-    help="Source simulators with a known share of defects.", no_args_is_help=True
-)
 connector_app = typer.Typer(help="Connectors declared in connectors.yaml.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The shared-database catalogue.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Schema contracts in the registry.", no_args_is_help=True)
@@ -31,7 +28,6 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(connector_app, name="connector")
-app.add_typer(simulate_app, name="simulate")
 
 out = Console()
 err = Console(stderr=True)
@@ -139,15 +135,9 @@ def demo(
         )
 
     table = Table(title="LGSP Hub demo", title_justify="left")
-    for column in (
-        "dataset",
-        "source",
-        "warehouse",
-        "quarantine",
-        "defects injected",
-        "reconciled",
-    ):
-        table.add_column(column, justify="left" if column == "dataset" else "right")
+    table.add_column("dataset", no_wrap=True)
+    for column in ("source", "warehouse", "quarantine", "defects", "reconciled"):
+        table.add_column(column, justify="right")
     for dataset_id, counts in result.datasets.items():
         table.add_row(
             dataset_id,
@@ -446,31 +436,37 @@ def registry_serve(
     serve(port=port, storage_url=storage, host=host)
 
 
-@simulate_app.command("population")
-def simulate_population_command(
-    records: Annotated[int, typer.Option(min=0, help="Citizens to write")] = 10_000,
+@app.command()
+def simulate(
+    system: Annotated[str, typer.Argument(help="population, civil_status, ...")],
+    records: Annotated[int, typer.Option(min=0, help="Source records to write")] = 10_000,
     defect_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of records spoiled on purpose")
     ] = 0.05,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Directory to write into [default: WORKDIR/sources/population]"),
+        typer.Option("--out", help="Directory to write into [default: WORKDIR/sources/SYSTEM]"),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulator")] = 42,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Write a realistic population database with a known number of spoiled records."""
-    from connectors.simulators.population import simulate_population
+    """Write a realistic source system with a known number of spoiled records."""
+    from connectors.simulators import simulator
 
+    try:
+        simulate_source = simulator(system)
+    except KeyError as exc:
+        raise CommandError(exc.args[0]) from exc
     if out_dir is None:
-        out_dir = settings_for(workdir).workdir / "sources" / "population"
-    manifest = simulate_population(out_dir, records, defect_rate, seed)
-    out.print(
-        f"wrote {manifest.records} citizens to {out_dir / manifest.database} "
-        f"({manifest.defects_injected} spoiled: "
-        + ", ".join(f"{kind} {n}" for kind, n in manifest.defects_by_kind.items() if n)
-        + ")"
-    )
+        out_dir = settings_for(workdir).workdir / "sources" / system
+    manifest = simulate_source(out_dir, records, defect_rate, seed)
+    for dataset_id, tally in manifest.datasets.items():
+        kinds = ", ".join(f"{kind} {n}" for kind, n in tally.defects_by_kind.items() if n)
+        out.print(
+            f"{dataset_id}: {tally.records} records, {tally.defects_injected} spoiled"
+            + (f" ({kinds})" if kinds else "")
+        )
+    out.print(f"written to {out_dir}")
 
 
 def main() -> None:

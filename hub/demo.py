@@ -5,15 +5,20 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import delete
 
+from connectors.base import Connector
 from connectors.offsets import OffsetStore
 from connectors.population import PopulationConfig, PopulationConnector
-from connectors.runner import ConnectorRunner, RunStats
-from connectors.simulators.population import SimulationManifest, simulate_population
+from connectors.runner import ConnectorRunner
+from connectors.simulators import simulator
+from connectors.simulators.manifest import DatasetTally, SimulationManifest
 from hub.runtime import Endpoints, Runtime, WorkerProcess
 from hub.settings import Settings
 from quality.suites import run_quality
@@ -24,11 +29,35 @@ from warehouse.db import create_warehouse_engine
 from warehouse.models import Quarantine, dataset_table
 from warehouse.store import count_rows
 
-DATASET = "citizen.person"
-
 
 class DemoError(RuntimeError):
     """The demo could not finish; the message says where to look."""
+
+
+@dataclass(frozen=True)
+class DemoSource:
+    """A simulated source system and the connectors that read it.
+
+    ``connect`` may start what the source needs (a simulated API) on the exit stack.
+    """
+
+    system: str
+    share: float
+    connect: Callable[[Path, SimulationManifest, ExitStack], list[Connector[Any]]]
+
+
+def _population(
+    source_dir: Path, manifest: SimulationManifest, _stack: ExitStack
+) -> list[Connector[Any]]:
+    database = source_dir / manifest.source["database"]
+    config = PopulationConfig(
+        database_url=f"sqlite:///{database}", table=manifest.source["table"], batch_size=2000
+    )
+    return [PopulationConnector(config)]
+
+
+# The population gets whatever share of --records the other systems leave.
+DEMO_SOURCES: tuple[DemoSource, ...] = (DemoSource("population", 1.0, _population),)
 
 
 class DatasetCounts(BaseModel):
@@ -89,6 +118,17 @@ def reset_demo_state(settings: Settings, catalogue: Catalogue) -> None:
         engine.dispose()
 
 
+def _split(records: int) -> dict[str, int]:
+    """Records per source system; the population takes what the shares leave."""
+    counts = {
+        source.system: round(records * source.share)
+        for source in DEMO_SOURCES
+        if source.system != "population"
+    }
+    counts["population"] = records - sum(counts.values())
+    return counts
+
+
 def run_demo(
     settings: Settings,
     catalogue: Catalogue,
@@ -103,31 +143,42 @@ def run_demo(
     started = time.monotonic()
     reset_demo_state(settings, catalogue)
     workdir = settings.workdir.resolve()
-    source_dir = workdir / "sources" / "population"
 
-    progress.phase("simulating the population database", None)
-    manifest = simulate_population(source_dir, records, defect_rate, seed)
+    progress.phase("simulating the source systems", None)
+    manifests: dict[str, SimulationManifest] = {}
+    for system, count in _split(records).items():
+        manifests[system] = simulator(system)(
+            workdir / "sources" / system, count, defect_rate, seed
+        )
+    expected = {
+        dataset_id: tally
+        for manifest in manifests.values()
+        for dataset_id, tally in manifest.datasets.items()
+    }
+    total = sum(tally.records for tally in expected.values())
 
-    with Runtime(settings, catalogue) as endpoints:
-        with WorkerProcess(endpoints, workdir / "logs" / "worker.log") as worker:
-            progress.phase("publishing from the population connector", manifest.records)
-            stats = _publish(endpoints, catalogue, manifest, source_dir, progress)
-            progress.phase("validating and loading the warehouse", manifest.records)
-            counts = _await_reconciliation(
-                endpoints, catalogue, manifest, worker, progress, timeout_s
-            )
-        progress.phase("running the quality suite", None)
-        quality = run_quality(endpoints.warehouse_url, workdir, [DATASET])
+    with (
+        Runtime(settings, catalogue) as endpoints,
+        WorkerProcess(endpoints, workdir / "logs" / "worker.log", tuple(expected)) as worker,
+        ExitStack() as sources,
+    ):
+        progress.phase("publishing from the connectors", total)
+        read = _publish(endpoints, catalogue, manifests, sources, progress)
+        if read != total:
+            raise DemoError(f"the connectors read {read} of {total} source records")
+        progress.phase("validating and loading the warehouse", total)
+        counts = _await_reconciliation(endpoints, catalogue, expected, worker, progress, timeout_s)
+        worker.stop()
+        progress.phase("running the quality suites", None)
+        quality = run_quality(endpoints.warehouse_url, workdir, list(expected))
 
-    if stats.read != manifest.records:
-        raise DemoError(f"the connector read {stats.read} of {manifest.records} source records")
-    summary = quality.datasets[DATASET]
     return DemoResult(
-        datasets={DATASET: counts},
+        datasets=counts,
         quality={
-            DATASET: QualitySummary(
+            dataset_id: QualitySummary(
                 success=summary.success, evaluated=summary.evaluated, failed=summary.failed
             )
+            for dataset_id, summary in quality.datasets.items()
         },
         report=str(quality.report),
         elapsed_s=round(time.monotonic() - started, 2),
@@ -137,60 +188,72 @@ def run_demo(
 def _publish(
     endpoints: Endpoints,
     catalogue: Catalogue,
-    manifest: SimulationManifest,
-    source_dir: Path,
+    manifests: dict[str, SimulationManifest],
+    sources: ExitStack,
     progress: DemoProgress,
-) -> RunStats:
-    connector = PopulationConnector(
-        PopulationConfig(
-            database_url=f"sqlite:///{source_dir / manifest.database}",
-            table=manifest.table,
-            batch_size=2000,
-        )
-    )
+) -> int:
+    """Run every connector once over its simulated source; the records read in all."""
+    read_before = 0
     with RegistryClient(endpoints.registry_url) as registry:
-        runner = ConnectorRunner(
-            connector,
-            catalogue.dataset(connector.dataset),
-            bootstrap_servers=endpoints.bootstrap_servers,
-            codec=AvroCodec(registry),
-            offsets=OffsetStore(endpoints.workdir / "offsets"),
-            on_batch=lambda stats: progress.advance(stats.read),
-        )
-        return runner.run()
+        codec = AvroCodec(registry)
+        offsets = OffsetStore(endpoints.workdir / "offsets")
+        for source in DEMO_SOURCES:
+            source_dir = endpoints.workdir / "sources" / source.system
+            for connector in source.connect(source_dir, manifests[source.system], sources):
+                base = read_before
+                stats = ConnectorRunner(
+                    connector,
+                    catalogue.dataset(connector.dataset),
+                    bootstrap_servers=endpoints.bootstrap_servers,
+                    codec=codec,
+                    offsets=offsets,
+                    on_batch=lambda stats, base=base: progress.advance(base + stats.read),
+                ).run()
+                read_before += stats.read
+    return read_before
 
 
 def _await_reconciliation(
     endpoints: Endpoints,
     catalogue: Catalogue,
-    manifest: SimulationManifest,
+    expected: dict[str, DatasetTally],
     worker: WorkerProcess,
     progress: DemoProgress,
     timeout_s: float,
-) -> DatasetCounts:
+) -> dict[str, DatasetCounts]:
     """Wait until every source record is in the warehouse or in quarantine."""
-    dataset = catalogue.dataset(DATASET)
     engine = create_warehouse_engine(endpoints.warehouse_url)
     deadline = time.monotonic() + timeout_s
+    total = sum(tally.records for tally in expected.values())
     try:
         while True:
-            stored, held = count_rows(engine, dataset)
-            progress.advance(stored + held)
-            if stored + held >= manifest.records:
-                return DatasetCounts(
-                    source=manifest.records,
-                    warehouse=stored,
-                    quarantine=held,
-                    defects_injected=manifest.defects_injected,
-                )
+            counts = {
+                dataset_id: count_rows(engine, catalogue.dataset(dataset_id))
+                for dataset_id in expected
+            }
+            done = sum(stored + held for stored, held in counts.values())
+            progress.advance(done)
+            if all(
+                stored + held >= expected[dataset_id].records
+                for dataset_id, (stored, held) in counts.items()
+            ):
+                return {
+                    dataset_id: DatasetCounts(
+                        source=expected[dataset_id].records,
+                        warehouse=stored,
+                        quarantine=held,
+                        defects_injected=expected[dataset_id].defects_injected,
+                    )
+                    for dataset_id, (stored, held) in counts.items()
+                }
             if not worker.running:
                 raise DemoError(
                     f"the stream worker exited with code {worker.returncode}; see {worker.log_path}"
                 )
             if time.monotonic() > deadline:
                 raise DemoError(
-                    f"after {timeout_s:.0f}s only {stored} records are in the warehouse and "
-                    f"{held} in quarantine of {manifest.records}; see {worker.log_path}"
+                    f"after {timeout_s:.0f}s only {done} of {total} records are in the "
+                    f"warehouse or in quarantine; see {worker.log_path}"
                 )
             time.sleep(0.25)
     finally:

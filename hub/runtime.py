@@ -126,9 +126,12 @@ def registry_endpoint(settings: Settings) -> Iterator[str]:
 class WorkerProcess:
     """The stream worker in a child process, as production runs it (``lgsp worker``)."""
 
-    def __init__(self, endpoints: Endpoints, log_path: Path) -> None:
+    def __init__(
+        self, endpoints: Endpoints, log_path: Path, datasets: tuple[str, ...] = ()
+    ) -> None:
         self.endpoints = endpoints
         self.log_path = log_path
+        self.datasets = datasets
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -142,6 +145,7 @@ class WorkerProcess:
                     "worker",
                     "--workdir",
                     str(self.endpoints.workdir),
+                    *(f"--dataset={dataset}" for dataset in self.datasets),
                 ],
                 env={**os.environ, **self.endpoints.environment()},
                 stdout=log,

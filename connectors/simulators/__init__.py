@@ -1,0 +1,25 @@
+"""Source simulators: realistic source systems with a known number of spoiled records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+
+from connectors.simulators.manifest import SimulationManifest
+
+Simulator = Callable[[Path, int, float, int], SimulationManifest]
+
+# System name -> "module:function"; imported on use, since each simulator carries its data.
+SIMULATORS: dict[str, str] = {
+    "population": "connectors.simulators.population:simulate_population",
+}
+
+
+def simulator(system: str) -> Simulator:
+    """The simulator of a source system; ``KeyError`` names the known ones."""
+    if system not in SIMULATORS:
+        raise KeyError(f"no simulator for {system!r}; known: {', '.join(sorted(SIMULATORS))}")
+    module, _, function = SIMULATORS[system].partition(":")
+    simulate: Simulator = getattr(import_module(module), function)
+    return simulate

@@ -14,7 +14,6 @@ name is present; its birth date is before ``start``. Each spoiled row breaks exa
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -26,16 +25,15 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from connectors.simulators import vietnamese_names as vn
+from connectors.simulators.manifest import DatasetTally, SimulationManifest
 from schemas.reference import UNIT_LISTS, AdminUnit, AdminUnits, load_admin_units
 
 SYSTEM = "population"
 DATABASE_FILE = "population.db"
 TABLE = "citizen"
 DEFECTS_TABLE = "defects"
-MANIFEST_FILE = "manifest.json"
+DATASET = "citizen.person"
 
 PROVINCE_CODE = "42"  # Hà Tĩnh
 # Ids encode the century from 1900 on and the oldest simulated people are 96.
@@ -164,55 +162,6 @@ DEFECTS_COLUMNS: tuple[str, ...] = (
 )
 
 
-class SimulationManifest(BaseModel):
-    """What a simulator run wrote: counts to reconcile against, and where the data is.
-
-    Attributes:
-        system: Source system simulated, e.g. ``"population"``.
-        records: Rows written to ``table``.
-        defects_injected: Number of spoiled rows (each carries exactly one defect).
-        defects_by_kind: Spoiled rows per defect kind; every kind is listed, the counts sum to
-            ``defects_injected``.
-        seed: Seed of the random generator; the same arguments give the same rows.
-        defect_rate: Requested share of spoiled rows.
-        database: SQLite file name, relative to the manifest's directory.
-        table: Table holding the source rows.
-        defects_table: Answer key: one ``(personal_id, kind, detail)`` row per spoiled row.
-        start: Simulated "now": updates happen before it, future birth dates after it.
-        created_at: When the run happened (UTC); the only time-dependent value.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    system: str
-    records: int
-    defects_injected: int
-    defects_by_kind: dict[str, int]
-    seed: int
-    defect_rate: float
-    database: str
-    table: str
-    defects_table: str
-    start: datetime
-    created_at: datetime
-
-    def write(self, out_dir: Path) -> Path:
-        """Write ``manifest.json`` (UTF-8, non-ASCII kept as is) into ``out_dir``.
-
-        Returns:
-            The path written.
-        """
-        path = Path(out_dir) / MANIFEST_FILE
-        text = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=2)
-        path.write_text(text + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def read(cls, out_dir: Path) -> SimulationManifest:
-        """Read the manifest a run wrote into ``out_dir``."""
-        return cls.model_validate_json((Path(out_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
-
-
 def simulate_population(
     out_dir: Path,
     records: int,
@@ -270,16 +219,16 @@ def simulate_population(
         by_kind[kind] += 1
     manifest = SimulationManifest(
         system=SYSTEM,
-        records=records,
-        defects_injected=len(builder.kinds),
-        defects_by_kind=by_kind,
+        datasets={
+            DATASET: DatasetTally(
+                records=records, defects_injected=len(builder.kinds), defects_by_kind=by_kind
+            )
+        },
         seed=seed,
         defect_rate=float(defect_rate),
-        database=DATABASE_FILE,
-        table=TABLE,
-        defects_table=DEFECTS_TABLE,
         start=start_utc,
         created_at=datetime.now(UTC),
+        source={"database": DATABASE_FILE, "table": TABLE, "defects_table": DEFECTS_TABLE},
     )
     manifest.write(out_dir)
     return manifest

@@ -44,7 +44,7 @@ def population(
     tmp_path: Path, records: int, rate: float = 0.0, seed: int = 7
 ) -> PopulationConnector:
     manifest = simulate_population(tmp_path / "source", records, rate, seed)
-    url = f"sqlite:///{tmp_path / 'source' / manifest.database}"
+    url = f"sqlite:///{tmp_path / 'source' / manifest.source['database']}"
     return PopulationConnector(PopulationConfig(database_url=url, batch_size=250))
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.simulators.population import SimulationManifest, simulate_population
+from connectors.simulators.manifest import SimulationManifest
+from connectors.simulators.population import simulate_population
 from schemas.reference import AdminUnits, load_admin_units
 
 RECORDS = 3000
@@ -139,11 +140,12 @@ def test_counts_match_manifest(simulated, citizens, answer_key) -> None:
     manifest, _ = simulated
     assert manifest.records == len(citizens) == RECORDS
     assert manifest.defects_injected == round(RECORDS * RATE) == len(answer_key)
-    assert sum(manifest.defects_by_kind.values()) == manifest.defects_injected
-    assert set(manifest.defects_by_kind) == KINDS
-    assert dict(Counter(answer_key.values())) == manifest.defects_by_kind
+    tally = manifest.datasets["citizen.person"]
+    assert sum(tally.defects_by_kind.values()) == manifest.defects_injected
+    assert set(tally.defects_by_kind) == KINDS
+    assert dict(Counter(answer_key.values())) == tally.defects_by_kind
     # Kinds are dealt round-robin, so they differ by at most one.
-    assert max(manifest.defects_by_kind.values()) - min(manifest.defects_by_kind.values()) <= 1
+    assert max(tally.defects_by_kind.values()) - min(tally.defects_by_kind.values()) <= 1
 
 
 def test_manifest_round_trip(simulated) -> None:
@@ -151,11 +153,11 @@ def test_manifest_round_trip(simulated) -> None:
     assert SimulationManifest.read(out_dir) == manifest
     raw = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
     assert raw["system"] == "population"
-    assert raw["database"] == "population.db"
-    assert raw["table"] == "citizen"
+    assert raw["source"]["database"] == "population.db"
+    assert raw["source"]["table"] == "citizen"
     assert raw["seed"] == SEED
     assert raw["defect_rate"] == RATE
-    assert (out_dir / raw["database"]).is_file()
+    assert (out_dir / raw["source"]["database"]).is_file()
     assert manifest.start == START
     with pytest.raises(ValueError, match="frozen"):
         manifest.records = 1

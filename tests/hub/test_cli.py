@@ -81,8 +81,9 @@ def test_simulate_population_writes_the_source_and_its_manifest(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["records"] == 200
-    assert manifest["defects_injected"] == 20
+    tally = manifest["datasets"]["citizen.person"]
+    assert tally["records"] == 200
+    assert tally["defects_injected"] == 20
     assert (tmp_path / "population.db").is_file()
 
 

@@ -1,0 +1,81 @@
+"""What a simulator wrote: per dataset, the records and how many were spoiled on purpose."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+MANIFEST_FILE = "manifest.json"
+
+
+class DatasetTally(BaseModel):
+    """One dataset's share of a simulated source.
+
+    Attributes:
+        records: Source records written (spoiled ones included).
+        defects_injected: Records spoiled, each with exactly one defect.
+        defects_by_kind: Spoiled records per defect kind; the counts sum to
+            ``defects_injected``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    records: int
+    defects_injected: int
+    defects_by_kind: dict[str, int]
+
+    @model_validator(mode="after")
+    def _kinds_add_up(self) -> DatasetTally:
+        if sum(self.defects_by_kind.values()) != self.defects_injected:
+            raise ValueError("defects_by_kind must sum to defects_injected")
+        if not 0 <= self.defects_injected <= self.records:
+            raise ValueError("defects_injected must lie between 0 and records")
+        return self
+
+
+class SimulationManifest(BaseModel):
+    """A simulator run: counts to reconcile the hub against, and where the source is.
+
+    Attributes:
+        system: The source system simulated (the catalogue's ``source_system``).
+        datasets: Tally per catalogue dataset the source feeds.
+        seed: Seed of the random generator; the same arguments give the same source.
+        defect_rate: Requested share of spoiled records.
+        start: Simulated "now".
+        created_at: When the run happened (UTC).
+        source: Where the source is, relative to the manifest's directory, by role
+            (for example ``{"database": "population.db", "table": "citizen"}``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: str
+    datasets: dict[str, DatasetTally]
+    seed: int
+    defect_rate: float
+    start: datetime
+    created_at: datetime
+    source: dict[str, str]
+
+    @property
+    def records(self) -> int:
+        return sum(tally.records for tally in self.datasets.values())
+
+    @property
+    def defects_injected(self) -> int:
+        return sum(tally.defects_injected for tally in self.datasets.values())
+
+    def write(self, out_dir: Path) -> Path:
+        """Write ``manifest.json`` (UTF-8, non-ASCII kept as is) into ``out_dir``."""
+        path = Path(out_dir) / MANIFEST_FILE
+        text = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=2)
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, out_dir: Path) -> SimulationManifest:
+        """Read the manifest a run wrote into ``out_dir``."""
+        return cls.model_validate_json((Path(out_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
