@@ -331,6 +331,38 @@ def asyncapi(
         err.print(f"wrote {out_file}")
 
 
+@app.command()
+def validate(
+    dataset: Annotated[str, typer.Argument(help="The catalogue dataset, e.g. citizen.person")],
+    file: Annotated[
+        Path, typer.Argument(help="JSON lines, fields as in the dataset's schema; - for stdin")
+    ],
+) -> None:
+    """Check a file of records against a dataset's schema and rules; publish nothing.
+
+    Prints one JSON object per record and exits 1 when any record is invalid.
+    """
+    from quality.files import validate_lines
+    from schemas.catalogue import default_catalogue
+
+    entry = default_catalogue().dataset(dataset)
+    if str(file) == "-":
+        handle = sys.stdin
+    else:
+        try:
+            handle = file.open(encoding="utf-8-sig")
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}") from exc
+    invalid = 0
+    with handle:
+        for verdict in validate_lines(entry, handle):
+            invalid += not verdict.valid
+            sys.stdout.write(verdict.model_dump_json() + "\n")
+    if invalid:
+        err.print(f"{invalid} invalid record(s)")
+        raise typer.Exit(1)
+
+
 @catalogue_app.command("validate")
 def catalogue_validate(
     file: Annotated[
