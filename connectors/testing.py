@@ -30,7 +30,7 @@ from pydantic import BaseModel, SecretStr
 
 from connectors.base import Connector, MappingError
 from connectors.offsets import OffsetStore
-from connectors.runner import ConnectorRunner
+from connectors.runner import ConnectorRunner, RunStats
 from schemas.catalogue import Dataset
 from schemas.codec import AvroCodec, EncodeError
 from schemas.registry.client import RegistryClient
@@ -71,6 +71,28 @@ class ConnectorConformance:
     ) -> Dataset:
         return lgsp_fresh_dataset(connector.dataset)
 
+    @pytest.fixture
+    def run_connector(
+        self,
+        connector: Connector[Any],
+        kit_dataset: Dataset,
+        codec: AvroCodec,
+        lgsp_broker: Any,
+        tmp_path: Path,
+    ) -> Callable[[], RunStats]:
+        """Publish everything the connector reads to the kit's fresh topics."""
+
+        def run() -> RunStats:
+            return ConnectorRunner(
+                connector,
+                kit_dataset,
+                bootstrap_servers=lgsp_broker.bootstrap_servers,
+                codec=codec,
+                offsets=OffsetStore(tmp_path / "kit-offsets"),
+            ).run()
+
+        return run
+
     def test_records_match_the_schema(
         self,
         connector: Connector[Any],
@@ -99,21 +121,13 @@ class ConnectorConformance:
 
     def test_bad_rows_reach_the_dead_letter_topic(
         self,
-        connector: Connector[Any],
-        codec: AvroCodec,
+        run_connector: Callable[[], RunStats],
         kit_dataset: Dataset,
         expected_dead_letters: int,
         lgsp_broker: Any,
         lgsp_read_topic: Callable[[str, str], list[Any]],
-        tmp_path: Path,
     ) -> None:
-        stats = ConnectorRunner(
-            connector,
-            kit_dataset,
-            bootstrap_servers=lgsp_broker.bootstrap_servers,
-            codec=codec,
-            offsets=OffsetStore(tmp_path / "kit-offsets"),
-        ).run()
+        stats = run_connector()
         assert stats.read > 0
         assert stats.read == stats.published + stats.dead_lettered
         assert stats.dead_lettered == expected_dead_letters
@@ -128,10 +142,7 @@ class ConnectorConformance:
     def test_secrets_never_appear_in_logs(
         self,
         connector: Connector[Any],
-        codec: AvroCodec,
-        kit_dataset: Dataset,
-        lgsp_broker: Any,
-        tmp_path: Path,
+        run_connector: Callable[[], RunStats],
         caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
@@ -144,13 +155,7 @@ class ConnectorConformance:
             connector.check()
         except Exception as exc:  # a failing check must not leak secrets either
             logging.getLogger(__name__).error("check failed: %s", exc)
-        ConnectorRunner(
-            connector,
-            kit_dataset,
-            bootstrap_servers=lgsp_broker.bootstrap_servers,
-            codec=codec,
-            offsets=OffsetStore(tmp_path / "kit-offsets"),
-        ).run()
+        run_connector()
         captured = capsys.readouterr()
         for secret in secrets:
             assert secret not in caplog.text
