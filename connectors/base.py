@@ -21,7 +21,8 @@ Offset = dict[str, Any]
 class ConnectorConfig(BaseModel):
     """Settings every connector has; subclasses add their source's own."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A rejected value may be a secret: validation errors must not echo it.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     agency_id: str | None = Field(
         default=None,

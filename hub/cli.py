@@ -505,6 +505,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Client libraries log every failed connection attempt; the hub reports the outcome once.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app()
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -14,10 +15,15 @@ from pydantic import BaseModel
 from sqlalchemy import delete
 
 from connectors.base import Connector
+from connectors.business_registration import (
+    BusinessRegistrationConfig,
+    BusinessRegistrationConnector,
+)
 from connectors.offsets import OffsetStore
 from connectors.population import PopulationConfig, PopulationConnector
 from connectors.runner import ConnectorRunner
 from connectors.simulators import simulator
+from connectors.simulators.business_registration import BusinessRegistryApi
 from connectors.simulators.manifest import DatasetTally, SimulationManifest
 from hub.runtime import Endpoints, Runtime, WorkerProcess
 from hub.settings import Settings
@@ -56,8 +62,21 @@ def _population(
     return [PopulationConnector(config)]
 
 
+def _business_registration(
+    source_dir: Path, manifest: SimulationManifest, stack: ExitStack
+) -> list[Connector[Any]]:
+    # The registry is reached over HTTP, so the demo serves the simulated one for the run.
+    api_key = secrets.token_urlsafe(24)
+    api = stack.enter_context(BusinessRegistryApi(source_dir, api_key=api_key))
+    config = BusinessRegistrationConfig(base_url=api.url, api_key=api_key, page_size=500)
+    return [BusinessRegistrationConnector(config)]
+
+
 # The population gets whatever share of --records the other systems leave.
-DEMO_SOURCES: tuple[DemoSource, ...] = (DemoSource("population", 1.0, _population),)
+DEMO_SOURCES: tuple[DemoSource, ...] = (
+    DemoSource("population", 1.0, _population),
+    DemoSource("business_registration", 0.1, _business_registration),
+)
 
 
 class DatasetCounts(BaseModel):
