@@ -67,6 +67,14 @@ class Connector(ABC, Generic[ConfigT]):
         """The dataset record for a source row; raise :class:`MappingError` if impossible."""
         return dict(row)
 
+    def row_key(self, row: Mapping[str, Any], key_fields: tuple[str, ...]) -> str:
+        """The key a dead letter of this source row carries, for stewards to find it by.
+
+        By default the row's values of the dataset's key fields; a source whose rows are named
+        otherwise (file and line, say) overrides it.
+        """
+        return "|".join(str(row.get(field, "")) for field in key_fields)
+
     def backlog(self, since: Offset | None) -> int | None:
         """How many source records lie after ``since``, or ``None`` if the source cannot tell."""
         return None

@@ -148,7 +148,7 @@ class ConnectorRunner:
         raw_row = json.dumps(
             dict(source_record.row), ensure_ascii=False, sort_keys=True, default=str
         )
-        key = "|".join(str(source_record.row.get(path, "")) for path in self.dataset.key)
+        key = self.connector.row_key(source_record.row, self.dataset.key)
         log.info("%s: dead letter for %s: %s", self.connector.instance_name, key, reason)
         self._produce(self.dataset.dlq_topic, key, raw_row.encode("utf-8"), error_headers)
         self.stats.dead_lettered += 1

@@ -19,11 +19,18 @@ from connectors.business_registration import (
     BusinessRegistrationConfig,
     BusinessRegistrationConnector,
 )
+from connectors.civil_status import (
+    CivilBirthConnector,
+    CivilDeathConnector,
+    CivilMarriageConnector,
+    CivilStatusConfig,
+)
 from connectors.offsets import OffsetStore
 from connectors.population import PopulationConfig, PopulationConnector
 from connectors.runner import ConnectorRunner
 from connectors.simulators import simulator
 from connectors.simulators.business_registration import BusinessRegistryApi
+from connectors.simulators.civil_status import legacy_files
 from connectors.simulators.manifest import DatasetTally, SimulationManifest
 from hub.runtime import Endpoints, Runtime, WorkerProcess
 from hub.settings import Settings
@@ -72,9 +79,21 @@ def _business_registration(
     return [BusinessRegistrationConnector(config)]
 
 
+def _civil_status(
+    source_dir: Path, _manifest: SimulationManifest, _stack: ExitStack
+) -> list[Connector[Any]]:
+    config = CivilStatusConfig(directory=source_dir, legacy_files=tuple(legacy_files(source_dir)))
+    return [
+        CivilBirthConnector(config),
+        CivilMarriageConnector(config),
+        CivilDeathConnector(config),
+    ]
+
+
 # The population gets whatever share of --records the other systems leave.
 DEMO_SOURCES: tuple[DemoSource, ...] = (
     DemoSource("population", 1.0, _population),
+    DemoSource("civil_status", 0.2, _civil_status),
     DemoSource("business_registration", 0.1, _business_registration),
 )
 

@@ -13,6 +13,7 @@ Simulator = Callable[[Path, int, float, int], SimulationManifest]
 # System name -> "module:function"; imported on use, since each simulator carries its data.
 SIMULATORS: dict[str, str] = {
     "population": "connectors.simulators.population:simulate_population",
+    "civil_status": "connectors.simulators.civil_status:simulate_civil_status",
     "business_registration": (
         "connectors.simulators.business_registration:simulate_business_registration"
     ),

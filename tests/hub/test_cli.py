@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import free_port
+from schemas.catalogue import default_catalogue
 
 
 def lgsp(
@@ -30,14 +31,18 @@ def test_demo_reconciles_and_writes_its_report(tmp_path: Path) -> None:
     result = lgsp("demo", "--records", "5000", "--workdir", str(tmp_path / "hub"), "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    counts = summary["datasets"]["citizen.person"]
-    assert counts["source"] == 5000
-    assert counts["source"] == counts["warehouse"] + counts["quarantine"]
-    assert counts["quarantine"] == counts["defects_injected"] == 250
-    quality = summary["quality"]["citizen.person"]
-    assert quality["evaluated"] > 0
-    assert quality["success"] is True
-    assert quality["failed"] == 0
+    datasets = summary["datasets"]
+    assert set(datasets) == {d.id for d in default_catalogue().datasets}
+    assert sum(counts["source"] for counts in datasets.values()) == 5000
+    assert sum(counts["defects_injected"] for counts in datasets.values()) in range(245, 256)
+    for dataset_id, counts in datasets.items():
+        assert counts["source"] == counts["warehouse"] + counts["quarantine"], dataset_id
+        assert counts["quarantine"] == counts["defects_injected"] > 0, dataset_id
+    assert set(summary["quality"]) == set(datasets)
+    for dataset_id, quality in summary["quality"].items():
+        assert quality["evaluated"] > 0, dataset_id
+        assert quality["success"] is True, (dataset_id, quality)
+        assert quality["failed"] == 0, dataset_id
     assert Path(summary["report"]).is_file()
     assert summary["elapsed_s"] > 0
 
