@@ -11,6 +11,8 @@ connectors:
 
 from __future__ import annotations
 
+import os
+import re
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,27 @@ class ConnectorsFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     connectors: dict[str, ConnectorDeclaration]
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, where: str) -> Any:
+    """``${NAME}`` in a config value is taken from the environment: secrets stay out of YAML."""
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConnectorDeclarationError(f"{where} refers to ${{{name}}}, which is not set")
+            return os.environ[name]
+
+        return _ENV_REFERENCE.sub(lookup, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 def load_declarations(path: Path) -> dict[str, ConnectorDeclaration]:
@@ -91,8 +114,9 @@ def build_connector(name: str, declarations: dict[str, ConnectorDeclaration]) ->
             f"connector {name!r}: unknown type {declaration.type!r} "
             f"(installed: {', '.join(sorted(types)) or 'none'})"
         )
+    expanded = _expand(declaration.config, f"connector {name!r}: config")
     try:
-        config: ConnectorConfig = connector_class.Config.model_validate(declaration.config)
+        config: ConnectorConfig = connector_class.Config.model_validate(expanded)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

@@ -255,14 +255,16 @@ def connector_new(
 
 @connector_app.command("run")
 def connector_run(
-    name: Annotated[str, typer.Argument(help="The connector's name in connectors.yaml")],
+    names: Annotated[
+        list[str], typer.Argument(help="Connector names in connectors.yaml, run in turn")
+    ],
     once: Annotated[bool, typer.Option("--once", help="Publish what is new, then stop")] = False,
     interval: Annotated[
         float, typer.Option(min=0.1, help="Seconds between polls of the source")
     ] = 30.0,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Publish a connector's records, resuming after its stored offset."""
+    """Publish connectors' records, each resuming after its stored offset."""
     import time
 
     from connectors.declared import build_connector, load_declarations
@@ -276,26 +278,28 @@ def connector_run(
     settings = settings_for(workdir)
     catalogue = default_catalogue()
     declarations = load_declarations(settings.connectors_file)
-    build_connector(name, declarations).check()
+    for name in names:
+        build_connector(name, declarations).check()
     with (
         Runtime(settings, catalogue) as endpoints,
         RegistryClient(endpoints.registry_url) as client,
     ):
         codec = AvroCodec(client)
         while True:
-            connector = build_connector(name, declarations)
-            stats = ConnectorRunner(
-                connector,
-                catalogue.dataset(connector.dataset),
-                bootstrap_servers=endpoints.bootstrap_servers,
-                codec=codec,
-                offsets=OffsetStore(endpoints.workdir / "offsets"),
-            ).run()
-            err.print(
-                f"{name}: read {stats.read}, published {stats.published}, "
-                f"dead-lettered {stats.dead_lettered}, retries {stats.retries}"
-                + (f", lag {stats.lag}" if stats.lag is not None else "")
-            )
+            for name in names:
+                connector = build_connector(name, declarations)
+                stats = ConnectorRunner(
+                    connector,
+                    catalogue.dataset(connector.dataset),
+                    bootstrap_servers=endpoints.bootstrap_servers,
+                    codec=codec,
+                    offsets=OffsetStore(endpoints.workdir / "offsets"),
+                ).run()
+                err.print(
+                    f"{name}: read {stats.read}, published {stats.published}, "
+                    f"dead-lettered {stats.dead_lettered}, retries {stats.retries}"
+                    + (f", lag {stats.lag}" if stats.lag is not None else "")
+                )
             if once:
                 return
             time.sleep(interval)

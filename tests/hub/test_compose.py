@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from connectors.declared import build_connector, load_declarations
 from hub.settings import Settings
+from schemas.catalogue import default_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -46,7 +48,7 @@ def test_hub_services_use_only_real_settings_and_wait_for_healthy_dependencies()
     known = {f"LGSP_{name.upper()}" for name in Settings.model_fields}
     assert HUB_SERVICES
     for name, service in HUB_SERVICES.items():
-        env = service["environment"]
+        env = {k: v for k, v in service["environment"].items() if k.startswith("LGSP_")}
         assert set(env) <= known, (name, set(env) - known)
         for setting in ("LGSP_BOOTSTRAP_SERVERS", "LGSP_REGISTRY_URL", "LGSP_WAREHOUSE_URL"):
             assert env[setting], (name, setting)
@@ -65,10 +67,44 @@ def test_the_warehouse_credentials_match_the_database_service() -> None:
     assert url.endswith(f"@postgres:5432/{postgres['POSTGRES_DB']}")
 
 
-def test_the_connector_service_runs_a_declared_connector() -> None:
-    service = SERVICES["connector-population"]
-    name = service["command"][service["command"].index("run") + 1]
-    mounted = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
-    declared_at = service["environment"]["LGSP_CONNECTORS_FILE"]
-    connector = build_connector(name, load_declarations(ROOT / mounted[declared_at]))
-    assert connector.dataset == "citizen.person"
+def connector_services() -> dict[str, list[str]]:
+    """Connector services and the connector names each runs (the arguments before flags)."""
+    found = {}
+    for name, service in HUB_SERVICES.items():
+        command = service["command"]
+        if command[1:3] == ["connector", "run"]:
+            arguments = command[3:]
+            flags = [i for i, a in enumerate(arguments) if a.startswith("--")]
+            found[name] = arguments[: flags[0] if flags else None]
+    return found
+
+
+def test_every_source_system_has_a_service_running_its_declared_connectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for service in HUB_SERVICES.values():
+        for key in service["environment"]:
+            if not key.startswith("LGSP_"):
+                monkeypatch.setenv(key, "from-the-environment")
+    declared = load_declarations(ROOT / "connectors.yaml")
+    services = connector_services()
+    for name in services:
+        service = SERVICES[name]
+        mounts = {
+            v.split(":")[1]: v.split(":")[0] for v in service["volumes"] if v.startswith("./")
+        }
+        assert mounts[service["environment"]["LGSP_CONNECTORS_FILE"]] == "./connectors.yaml"
+    running = [connector for names in services.values() for connector in names]
+    assert sorted(running) == sorted(declared)
+    systems = {build_connector(name, declared).source_system for name in running}
+    assert systems == {d.source_system for d in default_catalogue().datasets}
+
+
+def test_secrets_are_passed_from_the_environment_never_written_down() -> None:
+    text = (ROOT / "connectors.yaml").read_text(encoding="utf-8")
+    assert "${POPULATION_DB_PASSWORD}" in text
+    assert "${BUSINESS_REGISTRY_API_KEY}" in text
+    for service in HUB_SERVICES.values():
+        for key, value in service["environment"].items():
+            if not key.startswith("LGSP_"):
+                assert str(value).startswith("${"), key
