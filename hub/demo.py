@@ -25,6 +25,7 @@ from connectors.civil_status import (
     CivilMarriageConnector,
     CivilStatusConfig,
 )
+from connectors.document_management import DocumentManagementConfig, DocumentManagementConnector
 from connectors.offsets import OffsetStore
 from connectors.population import PopulationConfig, PopulationConnector
 from connectors.runner import ConnectorRunner
@@ -90,11 +91,19 @@ def _civil_status(
     ]
 
 
+def _document_management(
+    source_dir: Path, manifest: SimulationManifest, _stack: ExitStack
+) -> list[Connector[Any]]:
+    config = DocumentManagementConfig(directory=source_dir / manifest.source["directory"])
+    return [DocumentManagementConnector(config)]
+
+
 # The population gets whatever share of --records the other systems leave.
 DEMO_SOURCES: tuple[DemoSource, ...] = (
     DemoSource("population", 1.0, _population),
     DemoSource("civil_status", 0.2, _civil_status),
     DemoSource("business_registration", 0.1, _business_registration),
+    DemoSource("document_management", 0.15, _document_management),
 )
 
 

@@ -14,6 +14,9 @@ Simulator = Callable[[Path, int, float, int], SimulationManifest]
 SIMULATORS: dict[str, str] = {
     "population": "connectors.simulators.population:simulate_population",
     "civil_status": "connectors.simulators.civil_status:simulate_civil_status",
+    "document_management": (
+        "connectors.simulators.document_management:simulate_document_management"
+    ),
     "business_registration": (
         "connectors.simulators.business_registration:simulate_business_registration"
     ),
