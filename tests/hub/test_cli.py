@@ -27,10 +27,19 @@ def lgsp(
     )
 
 
-def test_demo_reconciles_and_writes_its_report(tmp_path: Path) -> None:
-    result = lgsp("demo", "--records", "5000", "--workdir", str(tmp_path / "hub"), "--json")
+def demo_summary(workdir: Path, env: dict[str, str] | None = None) -> dict:
+    result = lgsp("demo", "--records", "5000", "--workdir", str(workdir), "--json", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def sqlite_demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return demo_summary(tmp_path_factory.mktemp("demo") / "hub")
+
+
+def test_demo_reconciles_and_writes_its_report(sqlite_demo: dict) -> None:
+    summary = sqlite_demo
     datasets = summary["datasets"]
     assert set(datasets) == {d.id for d in default_catalogue().datasets}
     assert sum(counts["source"] for counts in datasets.values()) == 5000
@@ -45,6 +54,15 @@ def test_demo_reconciles_and_writes_its_report(tmp_path: Path) -> None:
         assert quality["failed"] == 0, dataset_id
     assert Path(summary["report"]).is_file()
     assert summary["elapsed_s"] > 0
+
+
+@pytest.mark.postgres
+def test_the_same_demo_on_postgresql_gives_the_same_counts(
+    sqlite_demo: dict, postgres_url: str, tmp_path: Path
+) -> None:
+    summary = demo_summary(tmp_path / "hub", env={"LGSP_WAREHOUSE_URL": postgres_url})
+    assert summary["datasets"] == sqlite_demo["datasets"]
+    assert summary["quality"] == sqlite_demo["quality"]
 
 
 def test_an_unreachable_broker_fails_with_one_line_naming_the_setting(tmp_path: Path) -> None:
