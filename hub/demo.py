@@ -35,7 +35,6 @@ from connectors.simulators.civil_status import legacy_files
 from connectors.simulators.manifest import DatasetTally, SimulationManifest
 from hub.runtime import Endpoints, Runtime, WorkerProcess
 from hub.settings import Settings
-from quality.suites import run_quality
 from schemas.catalogue import Catalogue
 from schemas.codec import AvroCodec
 from schemas.registry.client import RegistryClient
@@ -217,6 +216,9 @@ def run_demo(
         counts = _await_reconciliation(endpoints, catalogue, expected, worker, progress, timeout_s)
         worker.stop()
         progress.phase("running the quality suites", None)
+        # Great Expectations takes seconds to import; the demo shows progress first.
+        from quality.suites import run_quality
+
         quality = run_quality(endpoints.warehouse_url, workdir, list(expected))
 
     return DemoResult(
