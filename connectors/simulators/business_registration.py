@@ -27,10 +27,8 @@ import math
 import os
 import random
 import secrets
-import socket
 import sqlite3
 import threading
-import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,14 +38,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Annotated, Any, TypeVar
 
-import httpx
-import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from connectors.simulators import vietnamese_names as vn
 from connectors.simulators.manifest import DatasetTally, SimulationManifest
 from schemas.reference import AdminUnit, AdminUnits, load_admin_units
+from schemas.serving import BackgroundServer, BackgroundServerError
 
 SYSTEM = "business_registration"
 DATASET = "business.enterprise"
@@ -1096,8 +1093,8 @@ def _write(path: Path, documents: list[dict[str, Any]], defects: list[tuple[str,
 # -- the API ----------------------------------------------------------------------------------
 
 
-class BusinessRegistryApiError(RuntimeError):
-    """The simulated registry API could not start."""
+# Starting the simulated API fails the way any background server does.
+BusinessRegistryApiError = BackgroundServerError
 
 
 @dataclass(frozen=True)
@@ -1290,22 +1287,20 @@ class BusinessRegistryApi:
             "retry_after_s": retry_after_s,
             "fail_every": fail_every,
         }
-        self._host = host
-        self._port = port
-        self._startup_timeout = startup_timeout
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._url: str | None = None
+        self._server = BackgroundServer(
+            "the business registry API",
+            "/health",
+            host=host,
+            port=port,
+            startup_timeout=startup_timeout,
+        )
         self._log: list[ApiRequest] = []
         self._log_lock = threading.Lock()
 
     @property
     def url(self) -> str:
         """Base URL of the running API, e.g. ``http://127.0.0.1:40123``."""
-        if self._url is None:
-            raise BusinessRegistryApiError("the business registry API is not started")
-        return self._url
+        return self._server.url
 
     @property
     def requests(self) -> list[ApiRequest]:
@@ -1325,65 +1320,17 @@ class BusinessRegistryApi:
 
     def start(self) -> BusinessRegistryApi:
         """Start serving and wait until the API answers."""
-        if self._thread is not None:
+        if self._server.running:
             raise BusinessRegistryApiError("the business registry API is already started")
-        # Bound here so the port is known at once; IPPROTO_TCP so asyncio sets TCP_NODELAY
-        # and answers do not wait out the client's delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self._host, self._port))
-        except OSError as exc:
-            sock.close()
-            raise BusinessRegistryApiError(
-                f"cannot listen on {self._host}:{self._port} for the business registry API: {exc}"
-            ) from exc
-        self._socket = sock
-        port = sock.getsockname()[1]
         app = create_registry_app(
             self._database, self._api_key, on_request=self._record, **self._faults
         )
-        config = uvicorn.Config(
-            app,
-            host=self._host,
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            # Leave the host process's logging configuration alone.
-            log_config=None,
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name="lgsp-business-registry-api",
-            daemon=True,
-        )
-        self._thread.start()
-        self._url = f"http://{self._host}:{port}"
-        try:
-            self._wait_until_answering()
-        except BusinessRegistryApiError:
-            self.stop()
-            raise
+        self._server.serve(app, "lgsp-business-registry-api")
         return self
 
     def stop(self) -> None:
-        """Shut uvicorn down and wait for its thread; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout=10)
-            if thread.is_alive():
-                server.force_exit = True
-                thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-        self._url = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        """Shut the API down; safe to call twice."""
+        self._server.stop()
 
     def __enter__(self) -> BusinessRegistryApi:
         return self.start()
@@ -1395,29 +1342,3 @@ class BusinessRegistryApi:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def _wait_until_answering(self) -> None:
-        url = self.url
-        deadline = time.monotonic() + self._startup_timeout
-        last_error = "no answer yet"
-        with httpx.Client(base_url=url, timeout=1.0) as probe:
-            while time.monotonic() < deadline:
-                if self._thread is None or not self._thread.is_alive():
-                    raise BusinessRegistryApiError(
-                        f"the business registry API at {url} stopped while starting; "
-                        "see the uvicorn log above"
-                    )
-                if self._server is not None and self._server.started:
-                    try:
-                        response = probe.get("/health")
-                    except httpx.TransportError as exc:
-                        last_error = str(exc) or type(exc).__name__
-                    else:
-                        if response.status_code == 200:
-                            return
-                        last_error = f"HTTP {response.status_code}"
-                time.sleep(0.01)
-        raise BusinessRegistryApiError(
-            f"the business registry API at {url} did not answer within "
-            f"{self._startup_timeout:g}s: {last_error}"
-        )

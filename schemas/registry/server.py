@@ -10,16 +10,12 @@ persist in SQL storage. Error bodies follow Confluent: ``{"error_code": 40403, "
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Annotated, Any
 
 import fastavro
-import httpx
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +51,7 @@ from schemas.registry.storage import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
+from schemas.serving import BackgroundServer, BackgroundServerError
 
 SUPPORTED_TYPES = ("AVRO",)
 BACKEND_ERROR = 50001
@@ -473,8 +470,8 @@ def create_app(storage_url: str) -> FastAPI:
     return app
 
 
-class EmbeddedRegistryError(RuntimeError):
-    """The embedded registry could not start."""
+# Starting the embedded registry fails the way any background server does.
+EmbeddedRegistryError = BackgroundServerError
 
 
 class EmbeddedRegistry:
@@ -496,91 +493,39 @@ class EmbeddedRegistry:
         startup_timeout: float = 10.0,
     ) -> None:
         self._storage_url = storage_url
-        self._host = host
-        self._port = port
-        self._startup_timeout = startup_timeout
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._url: str | None = None
+        self._server = BackgroundServer(
+            "the schema registry",
+            "/schemas/types",
+            host=host,
+            port=port,
+            startup_timeout=startup_timeout,
+        )
 
     @property
     def url(self) -> str:
         """Base URL of the running registry, e.g. ``http://127.0.0.1:40123``."""
-        if self._url is None:
-            raise EmbeddedRegistryError("the embedded schema registry is not started")
-        return self._url
+        return self._server.url
 
     def start(self) -> EmbeddedRegistry:
-        """Start serving and wait until the registry answers."""
-        if self._thread is not None:
-            raise EmbeddedRegistryError("the embedded schema registry is already started")
-        # Binding here, not in uvicorn, makes the port known at once and free-port races moot.
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
-        # without it every answer waits out the client's 40 ms delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self._host, self._port))
-        except OSError as exc:
-            sock.close()
-            raise EmbeddedRegistryError(
-                f"cannot listen on {self._host}:{self._port} for the schema registry: {exc}"
-            ) from exc
-        self._socket = sock
-        port = sock.getsockname()[1]
+        """Open the storage, start serving and wait until the registry answers."""
+        self._server.bind()
         try:
             app = create_app(self._storage_url)
         except (SQLAlchemyError, OSError) as exc:
-            self._close_socket()
+            self._server.stop()
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
             raise EmbeddedRegistryError(
                 f"cannot open the schema registry storage {_shown(self._storage_url)}: {reason}"
             ) from exc
         except Exception:
-            self._close_socket()
+            self._server.stop()
             raise
-        config = uvicorn.Config(
-            app,
-            host=self._host,
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            # Leave the host process's logging configuration alone.
-            log_config=None,
-            access_log=False,
-        )
-        # uvicorn installs signal handlers only on the main thread, so Ctrl-C stays with
-        # the owning process.
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name="lgsp-schema-registry",
-            daemon=True,
-        )
-        self._thread.start()
-        self._url = f"http://{self._host}:{port}"
-        try:
-            self._wait_until_answering()
-        except EmbeddedRegistryError:
-            self.stop()
-            raise
+        self._server.serve(app, "lgsp-schema-registry")
         return self
 
     def stop(self) -> None:
-        """Shut uvicorn down and wait for its thread; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout=10)
-            if thread.is_alive():
-                server.force_exit = True
-                thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-        self._url = None
-        self._close_socket()
+        """Shut the registry down; safe to call twice."""
+        self._server.stop()
 
     def __enter__(self) -> EmbeddedRegistry:
         return self.start()
@@ -592,37 +537,6 @@ class EmbeddedRegistry:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def _wait_until_answering(self) -> None:
-        url = self.url
-        deadline = time.monotonic() + self._startup_timeout
-        last_error = "no answer yet"
-        with httpx.Client(base_url=url, timeout=1.0) as probe:
-            while time.monotonic() < deadline:
-                if self._thread is None or not self._thread.is_alive():
-                    raise EmbeddedRegistryError(
-                        f"the embedded schema registry at {url} stopped while starting; "
-                        f"see the uvicorn log above"
-                    )
-                if self._server is not None and self._server.started:
-                    try:
-                        response = probe.get("/schemas/types")
-                    except httpx.TransportError as exc:
-                        last_error = str(exc) or type(exc).__name__
-                    else:
-                        if response.status_code == 200:
-                            return
-                        last_error = f"HTTP {response.status_code}"
-                time.sleep(0.01)
-        raise EmbeddedRegistryError(
-            f"the embedded schema registry at {url} did not answer within "
-            f"{self._startup_timeout:g}s: {last_error}"
-        )
-
-    def _close_socket(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
 
 
 def _shown(url: str) -> str:
