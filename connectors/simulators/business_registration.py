@@ -42,7 +42,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from connectors.simulators import vietnamese_names as vn
-from connectors.simulators.manifest import DatasetTally, SimulationManifest
+from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
 from schemas.reference import AdminUnit, AdminUnits, load_admin_units
 from schemas.serving import BackgroundServer, BackgroundServerError
 
@@ -53,7 +53,6 @@ TABLE = "enterprise"
 DEFECTS_TABLE = "defects"
 
 PROVINCE_CODE = "42"  # Hà Tĩnh
-EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 FIRST_REGISTRATION_YEAR = 1995
 ENTERPRISES_PATH = "/api/v1/enterprises"
 MAX_PAGE_SIZE = 1000
@@ -402,19 +401,7 @@ def simulate_business_registration(
         ValueError: If ``records`` is not an integer >= 0, ``defect_rate`` is not a number
             between 0 and 1, or ``start`` is before 2000-01-01.
     """
-    if isinstance(records, bool) or not isinstance(records, int) or records < 0:
-        raise ValueError(f"records must be an integer >= 0, got {records!r}")
-    if (
-        isinstance(defect_rate, bool)
-        or not isinstance(defect_rate, int | float)
-        or not 0 <= defect_rate <= 1
-    ):
-        raise ValueError(f"defect_rate must be a number between 0 and 1, got {defect_rate!r}")
-    if start is None:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-    if start_utc < EARLIEST_START:
-        raise ValueError(f"start must not be before {EARLIEST_START.isoformat()}, got {start!r}")
+    start_utc = simulation_start(records, defect_rate, start)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

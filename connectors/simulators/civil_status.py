@@ -43,7 +43,7 @@ from typing import Final, TypeVar
 
 from connectors.simulators import identities as ids
 from connectors.simulators import vietnamese_names as vn
-from connectors.simulators.manifest import DatasetTally, SimulationManifest
+from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
 from schemas.reference import AdminUnit, AdminUnits, load_admin_units
 
 SYSTEM = "civil_status"
@@ -171,7 +171,6 @@ PROVINCE_AGENCY = "H25"  # Hà Tĩnh's level-1 letter code, as in the catalogue
 DISTRICT_LEVEL2_FROM = 31  # district People's Committees follow the province's departments
 COMMUNE_LEVEL2_FROM_2025 = 50  # communes of the two-level system (no districts) share one block
 LIST_CHANGE = date(2025, 7, 1)
-EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 EXPORT_DAYS = 30
 # Share of each event type in the province's registrations: births most, then deaths.
 BIRTH_SHARE, DEATH_SHARE = 0.55, 0.27
@@ -334,19 +333,7 @@ def simulate_civil_status(
         ValueError: If ``records`` is not an integer >= 0, ``defect_rate`` is not a number
             between 0 and 1, or ``start`` is before 2000-01-01.
     """
-    if isinstance(records, bool) or not isinstance(records, int) or records < 0:
-        raise ValueError(f"records must be an integer >= 0, got {records!r}")
-    if (
-        isinstance(defect_rate, bool)
-        or not isinstance(defect_rate, int | float)
-        or not 0 <= defect_rate <= 1
-    ):
-        raise ValueError(f"defect_rate must be a number between 0 and 1, got {defect_rate!r}")
-    if start is None:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-    if start_utc < EARLIEST_START:
-        raise ValueError(f"start must not be before {EARLIEST_START.isoformat()}, got {start!r}")
+    start_utc = simulation_start(records, defect_rate, start)
 
     births = round(records * BIRTH_SHARE)
     deaths = min(round(records * DEATH_SHARE), records - births)

@@ -48,7 +48,7 @@ from typing import Any, Final, TypeVar
 from xml.sax.saxutils import escape
 
 from connectors.simulators import vietnamese_names as vn
-from connectors.simulators.manifest import DatasetTally, SimulationManifest
+from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
 from schemas.reference import AdminUnit, AdminUnits, load_admin_units
 
 SYSTEM: Final = "document_management"
@@ -620,17 +620,7 @@ def simulate_document_management(
         ValueError: If ``records`` is not an integer >= 0 or ``defect_rate`` is not a number
             between 0 and 1.
     """
-    if isinstance(records, bool) or not isinstance(records, int) or records < 0:
-        raise ValueError(f"records must be an integer >= 0, got {records!r}")
-    if (
-        isinstance(defect_rate, bool)
-        or not isinstance(defect_rate, int | float)
-        or not 0 <= defect_rate <= 1
-    ):
-        raise ValueError(f"defect_rate must be a number between 0 and 1, got {defect_rate!r}")
-    if start is None:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    start_utc = simulation_start(records, defect_rate, start)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -79,3 +79,33 @@ class SimulationManifest(BaseModel):
     def read(cls, out_dir: Path) -> SimulationManifest:
         """Read the manifest a run wrote into ``out_dir``."""
         return cls.model_validate_json((Path(out_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
+
+
+# Ids encode the century from 1900 on and the oldest simulated people are 96.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def simulation_start(records: int, defect_rate: float, start: datetime | None) -> datetime:
+    """Check a simulator's common arguments; the simulated "now" in UTC.
+
+    ``start`` defaults to the start of today (UTC), so a spoiled future date is in the future
+    for whoever validates it; a naive value is taken as UTC.
+
+    Raises:
+        ValueError: ``records`` is not an integer >= 0, ``defect_rate`` is not a number
+            between 0 and 1, or ``start`` is before 2000-01-01.
+    """
+    if isinstance(records, bool) or not isinstance(records, int) or records < 0:
+        raise ValueError(f"records must be an integer >= 0, got {records!r}")
+    if (
+        isinstance(defect_rate, bool)
+        or not isinstance(defect_rate, int | float)
+        or not 0 <= defect_rate <= 1
+    ):
+        raise ValueError(f"defect_rate must be a number between 0 and 1, got {defect_rate!r}")
+    if start is None:
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    if start_utc < EARLIEST_START:
+        raise ValueError(f"start must not be before {EARLIEST_START.isoformat()}, got {start!r}")
+    return start_utc

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from connectors.simulators import vietnamese_names as vn
-from connectors.simulators.manifest import DatasetTally, SimulationManifest
+from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
 from schemas.reference import UNIT_LISTS, AdminUnit, AdminUnits, load_admin_units
 
 SYSTEM = "population"
@@ -36,8 +36,6 @@ DEFECTS_TABLE = "defects"
 DATASET = "citizen.person"
 
 PROVINCE_CODE = "42"  # Hà Tĩnh
-# Ids encode the century from 1900 on and the oldest simulated people are 96.
-EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 UPDATE_WINDOW = timedelta(days=540)
 # Vietnam time. A consumer may judge a residence code by the local date of ``updated_at`` rather
 # than the UTC date, so near a list change only codes valid under both readings are used.
@@ -190,19 +188,7 @@ def simulate_population(
         ValueError: If ``records`` is not an integer >= 0, ``defect_rate`` is not a number
             between 0 and 1, or ``start`` is before 2000-01-01.
     """
-    if isinstance(records, bool) or not isinstance(records, int) or records < 0:
-        raise ValueError(f"records must be an integer >= 0, got {records!r}")
-    if (
-        isinstance(defect_rate, bool)
-        or not isinstance(defect_rate, int | float)
-        or not 0 <= defect_rate <= 1
-    ):
-        raise ValueError(f"defect_rate must be a number between 0 and 1, got {defect_rate!r}")
-    if start is None:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_utc = _as_utc(start)
-    if start_utc < EARLIEST_START:
-        raise ValueError(f"start must not be before {EARLIEST_START.isoformat()}, got {start!r}")
+    start_utc = simulation_start(records, defect_rate, start)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,12 +218,6 @@ def simulate_population(
     )
     manifest.write(out_dir)
     return manifest
-
-
-def _as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _pick(rand: Callable[[], float], items: Sequence[T]) -> T:
