@@ -21,6 +21,7 @@ _RECORD_HEADERS: dict[str, str] = {
     h.CONNECTOR: "Tên connector đã xuất bản bản ghi / Connector that published the record",
     h.TRACE_ID: "Mã vết xuyên suốt / Trace id across the pipeline",
     h.INGEST_TIME: "Thời điểm tiếp nhận (ISO 8601) / Ingest time (ISO 8601)",
+    h.REPLAY_OF: "Mã bản ghi cách ly được gửi lại, nếu có / Quarantine id of a replayed record",
 }
 _ERROR_HEADERS: dict[str, str] = {
     h.ERROR_STAGE: "Công đoạn dừng bản ghi / Stage: connector, decode, validate, sink",

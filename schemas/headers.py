@@ -21,6 +21,10 @@ ORIGIN_TOPIC = "lgsp-origin-topic"
 ORIGIN_PARTITION = "lgsp-origin-partition"
 ORIGIN_OFFSET = "lgsp-origin-offset"
 
+# A record sent back through validation from quarantine carries the id of its quarantine
+# row, so the sink can mark that row released in the transaction that stores the record.
+REPLAY_OF = "lgsp-replay-of"
+
 Headers = list[tuple[str, bytes]]
 
 

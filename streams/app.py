@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from quality.rules import RuleSet
@@ -20,9 +20,16 @@ from schemas import headers as h
 from schemas.catalogue import Dataset, default_catalogue
 from schemas.codec import AvroCodec, DecodeError
 from schemas.registry.client import RegistryClient
-from streams.verdicts import Accepted, RowBuilder, Validator, decode_failure, quarantine_row
+from streams.verdicts import (
+    Accepted,
+    RowBuilder,
+    Validator,
+    decode_failure,
+    quarantine_row,
+    replay_of,
+)
 from warehouse.db import create_warehouse_engine
-from warehouse.store import insert_quarantine, upsert_records
+from warehouse.store import insert_quarantine, release_quarantine, upsert_records
 
 log = logging.getLogger("lgsp.streams")
 
@@ -123,21 +130,33 @@ def _wire_dataset(app: faust.App, dataset: Dataset, codec: AvroCodec, engine: En
                 else:
                     await dead_letter(event, h.error_headers(verdict.stage, verdict.failures))
 
+    def store(connection: Connection, batch: list[dict[str, Any]], released: list[int]) -> None:
+        # One transaction: a replayed record is never counted both stored and held.
+        upsert_records(connection, dataset, batch)
+        release_quarantine(connection, dataset, released)
+
     async def sink(stream: faust.StreamT) -> None:
         async for events in stream.take_events(SINK_BATCH, within=BATCH_WITHIN_S):
             batch = []
+            released = []
             for event in events:
                 try:
                     _, record = codec.decode(event.value or b"")
                 except DecodeError as exc:
                     await dead_letter(event, h.error_headers("sink", [decode_failure(exc)]))
                     continue
-                batch.append(rows.row(record, _text_headers(event)))
+                headers = _text_headers(event)
+                batch.append(rows.row(record, headers))
+                row_id = replay_of(headers)
+                if row_id is not None:
+                    released.append(row_id)
             await asyncio.to_thread(
                 write_until_done,
                 engine,
                 f"sink {dataset.id}",
-                lambda connection, batch=batch: upsert_records(connection, dataset, batch),
+                lambda connection, batch=batch, released=released: store(
+                    connection, batch, released
+                ),
             )
 
     async def quarantine(stream: faust.StreamT) -> None:

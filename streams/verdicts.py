@@ -107,6 +107,15 @@ def _parse_time(value: str | None) -> datetime:
     return datetime.now(UTC)
 
 
+def replay_of(headers: dict[str, str]) -> int | None:
+    """The quarantine row a replayed record came from, or ``None`` for a first delivery.
+
+    A value that is not a row id (a foreign producer's header) is ignored, never raised on.
+    """
+    value = headers.get(h.REPLAY_OF, "").strip()
+    return int(value) if value.isdecimal() else None
+
+
 def quarantine_row(
     dataset: Dataset,
     codec: AvroCodec,

@@ -2,14 +2,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import select, update
 
 from schemas import headers as h
 from schemas.catalogue import default_catalogue
 from streams.verdicts import RowBuilder
 from warehouse.db import create_warehouse_engine, init_warehouse
 from warehouse.models import Quarantine, dataset_table
-from warehouse.store import count_rows, insert_quarantine, upsert_records
+from warehouse.store import (
+    count_rows,
+    insert_quarantine,
+    release_quarantine,
+    upsert_records,
+)
 
 PERSON = default_catalogue().dataset("citizen.person")
 HEADERS = {h.SOURCE_SYSTEM: "population", h.AGENCY_ID: "000.00.10.H25", h.TRACE_ID: "t1"}
@@ -91,9 +97,7 @@ def test_duplicates_within_one_batch_keep_the_newest(warehouse_url: str) -> None
     engine.dispose()
 
 
-def test_a_redelivered_dead_letter_is_held_once(warehouse_url: str) -> None:
-    engine = create_warehouse_engine(warehouse_url)
-    init_warehouse(engine)
+def dead_letter(**changes: object) -> dict:
     row = {
         "dataset": PERSON.id,
         "fingerprint": "ab" * 32,
@@ -104,11 +108,113 @@ def test_a_redelivered_dead_letter_is_held_once(warehouse_url: str) -> None:
         "record_key": "04209000123",
         "payload": b"\x00\x00\x00\x00\x01",
         "status": "held",
-        "quarantined_at": datetime.now(UTC),
+        "quarantined_at": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
     }
+    row.update(changes)
+    return row
+
+
+def quarantine_rows(engine) -> list[dict]:
+    with engine.connect() as connection:
+        return [
+            dict(row._mapping)
+            for row in connection.execute(select(Quarantine).order_by(Quarantine.id))
+        ]
+
+
+def set_status(engine, status: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(Quarantine).values(status=status))
+
+
+def test_a_redelivered_dead_letter_is_held_once(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
     for _ in range(2):
         with engine.begin() as connection:
-            insert_quarantine(connection, [row])
-    with engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 1
+            insert_quarantine(connection, [dead_letter()])
+    assert len(quarantine_rows(engine)) == 1
+    engine.dispose()
+
+
+def test_a_redelivery_changes_nothing_on_a_held_row(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    with engine.begin() as connection:
+        insert_quarantine(connection, [dead_letter()])
+    before = quarantine_rows(engine)
+    later = dead_letter(
+        rules="required",
+        reason="full_name is empty",
+        quarantined_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+        origin_offset=99,
+    )
+    with engine.begin() as connection:
+        insert_quarantine(connection, [later])
+    assert quarantine_rows(engine) == before
+    assert count_rows(engine, PERSON) == (0, 1)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("status", ["replayed", "released"])
+def test_a_dead_letter_puts_a_replayed_or_released_row_back_on_hold(
+    warehouse_url: str, status: str
+) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    with engine.begin() as connection:
+        insert_quarantine(connection, [dead_letter()])
+    set_status(engine, status)
+    assert count_rows(engine, PERSON) == (0, 0)
+    failed_again = dead_letter(
+        rules="personal_id.shape,required",
+        reason="personal id 04209000123 is not 12 digits; full_name is empty",
+        failures='[{"rule": "required"}]',
+        origin_topic=PERSON.raw_topic,
+        origin_offset=7,
+        quarantined_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+    )
+    # Twice in one batch, as a redelivery within a batch gives it: one statement may not
+    # touch a row twice on PostgreSQL.
+    with engine.begin() as connection:
+        insert_quarantine(connection, [failed_again, failed_again])
+    [row] = quarantine_rows(engine)
+    assert row["status"] == "held"
+    assert row["rules"] == "personal_id.shape,required"
+    assert row["reason"] == failed_again["reason"]
+    assert row["failures"] == failed_again["failures"]
+    assert row["origin_offset"] == 7
+    held_at = row["quarantined_at"]
+    # SQLite gives back the stored UTC time without its zone.
+    if held_at.tzinfo is None:
+        held_at = held_at.replace(tzinfo=UTC)
+    assert held_at == failed_again["quarantined_at"]
+    assert count_rows(engine, PERSON) == (0, 1)
+    engine.dispose()
+
+
+def test_releasing_touches_only_the_dataset_s_rows_named(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    other = default_catalogue().dataset("civil.birth")
+    with engine.begin() as connection:
+        insert_quarantine(
+            connection,
+            [
+                dead_letter(fingerprint="01" * 32),
+                dead_letter(fingerprint="02" * 32),
+                dead_letter(dataset=other.id, fingerprint="03" * 32),
+            ],
+        )
+    set_status(engine, "replayed")
+    ids = [row["id"] for row in quarantine_rows(engine)]
+    with engine.begin() as connection:
+        assert release_quarantine(connection, PERSON, [ids[0], ids[2], ids[0]]) == 1
+    with engine.begin() as connection:
+        assert release_quarantine(connection, PERSON, [ids[0]]) == 0
+    statuses = [row["status"] for row in quarantine_rows(engine)]
+    assert statuses == ["released", "replayed", "replayed"]
+    assert count_rows(engine, PERSON) == (0, 0)
+    set_status(engine, "held")
+    assert count_rows(engine, PERSON) == (0, 2)
     engine.dispose()
