@@ -31,6 +31,10 @@ class ConnectorConfig(BaseModel):
     batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+class SourceUnavailable(RuntimeError):
+    """The source cannot be read; the message names it, never its secrets."""
+
+
 class MappingError(ValueError):
     """A source row cannot be turned into the dataset's record; it becomes a dead letter."""
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
+from connectors import base
 from connectors.base import Connector, ConnectorConfig, MappingError, Offset, SourceRecord
 from schemas.catalogue import default_catalogue
 from schemas.json_records import JsonRecordError, record_from_json
@@ -69,7 +70,7 @@ class BusinessRegistrationConfig(ConnectorConfig):
         return value.rstrip("/")
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(base.SourceUnavailable):
     """The registry's API cannot be read: unreachable, refusing the key, or broken.
 
     Attributes:

@@ -41,7 +41,14 @@ from typing import IO, Any, ClassVar, Final, Literal
 
 from pydantic import Field
 
-from connectors.base import Connector, ConnectorConfig, MappingError, Offset, SourceRecord
+from connectors.base import (
+    Connector,
+    ConnectorConfig,
+    MappingError,
+    Offset,
+    SourceRecord,
+    SourceUnavailable,
+)
 
 # The civil-status system writes local time; Vietnam keeps UTC+7 all year.
 VN_TZ: Final = timezone(timedelta(hours=7), "ICT")
@@ -117,11 +124,7 @@ class CivilStatusConfig(ConnectorConfig):
     )
 
 
-class SourceUnavailable(RuntimeError):
-    """The export directory or a file in it cannot be read."""
-
-
-class ExportFormatError(ValueError):
+class ExportFormatError(SourceUnavailable, ValueError):
     """An export's header lacks columns the connector needs; the file cannot be read."""
 
 

@@ -33,7 +33,14 @@ from defusedxml import DefusedXmlException, EntitiesForbidden
 from defusedxml.ElementTree import fromstring as parse_xml
 from pydantic import Field
 
-from connectors.base import Connector, ConnectorConfig, MappingError, Offset, SourceRecord
+from connectors.base import (
+    Connector,
+    ConnectorConfig,
+    MappingError,
+    Offset,
+    SourceRecord,
+    SourceUnavailable,
+)
 from schemas.catalogue import default_catalogue
 from schemas.json_records import JsonRecordError, record_from_json
 
@@ -147,10 +154,6 @@ class DocumentManagementConfig(ConnectorConfig):
         ge=1,
         description="Files larger than this become dead letters without being read",
     )
-
-
-class SourceUnavailable(RuntimeError):
-    """The exchange folder cannot be listed."""
 
 
 def _q(namespace: str, path: str) -> str:

@@ -12,7 +12,14 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from connectors.base import Connector, ConnectorConfig, MappingError, Offset, SourceRecord
+from connectors.base import (
+    Connector,
+    ConnectorConfig,
+    MappingError,
+    Offset,
+    SourceRecord,
+    SourceUnavailable,
+)
 
 _GENDERS = {"M": "MALE", "F": "FEMALE"}
 
@@ -32,10 +39,6 @@ class PopulationConfig(ConnectorConfig):
             )
         except ArgumentError:
             return "<malformed database_url>"
-
-
-class SourceUnavailable(RuntimeError):
-    """The source database cannot be read."""
 
 
 def _text(value: Any) -> str | None:

@@ -57,7 +57,7 @@ class CommandError(Exception):
 # Expectations among them) would cost every command seconds.
 _USER_ERRORS = (
     ("connectors.declared", "ConnectorDeclarationError"),
-    ("connectors.population", "SourceUnavailable"),
+    ("connectors.base", "SourceUnavailable"),
     ("connectors.runner", "PublishError"),
     ("connectors.scaffold", "ScaffoldError"),
     ("hub.broker", "BrokerError"),
