@@ -1,0 +1,1 @@
+"""The commands of ``lgsp``, one module per group; ``hub.cli`` assembles them."""
