@@ -10,7 +10,7 @@ import typer
 from hub.commands.common import CommandError, err
 from hub.commands.connectors import connector_app
 from hub.commands.contracts import asyncapi, catalogue_app, registry_app, schemas_app
-from hub.commands.pipeline import demo, simulate, validate, worker
+from hub.commands.pipeline import bench, demo, simulate, validate, worker
 from hub.commands.quarantine import quarantine_app
 
 app = typer.Typer(
@@ -19,7 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for command in (demo, worker, simulate, validate, asyncapi):
+for command in (demo, worker, simulate, validate, asyncapi, bench):
     app.command()(command)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(schemas_app, name="schemas")
@@ -33,6 +33,7 @@ app.add_typer(quarantine_app, name="quarantine")
 # Expectations among them) would cost every command seconds.
 _USER_ERRORS = (
     ("connectors.declared", "ConnectorDeclarationError"),
+    ("bench.stack", "BenchError"),
     ("connectors.base", "SourceUnavailable"),
     ("connectors.runner", "PublishError"),
     ("connectors.scaffold", "ScaffoldError"),

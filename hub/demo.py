@@ -164,7 +164,7 @@ def reset_demo_state(settings: Settings, catalogue: Catalogue) -> None:
         engine.dispose()
 
 
-def _split(records: int) -> dict[str, int]:
+def split_records(records: int) -> dict[str, int]:
     """Records per source system; the population takes what the shares leave."""
     counts = {
         source.system: round(records * source.share)
@@ -192,7 +192,7 @@ def run_demo(
 
     progress.phase("simulating the source systems", None)
     manifests: dict[str, SimulationManifest] = {}
-    for system, count in _split(records).items():
+    for system, count in split_records(records).items():
         manifests[system] = simulator(system)(
             workdir / "sources" / system, count, defect_rate, seed
         )

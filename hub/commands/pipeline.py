@@ -149,6 +149,23 @@ def validate(
         raise typer.Exit(1)
 
 
+def bench(
+    records: Annotated[int, typer.Option(min=200, help="Population records to load")] = 20_000,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the report as one JSON object")
+    ] = False,
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="Also load into this PostgreSQL (a scratch schema, dropped after)"),
+    ] = None,
+) -> None:
+    """Measure the pipeline against its limits on the embedded stack; print the figures."""
+    from bench import render, run_bench
+
+    report = run_bench(records, postgres_url=postgres, progress=err.print)
+    sys.stdout.write((report.model_dump_json() if json_output else render(report)) + "\n")
+
+
 def simulate(
     system: Annotated[str, typer.Argument(help="population, civil_status, ...")],
     records: Annotated[int, typer.Option(min=0, help="Source records to write")] = 10_000,
