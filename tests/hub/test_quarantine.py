@@ -12,10 +12,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from citizens import person
 from confluent_kafka import Producer
 from fastavro import parse_schema
 from sqlalchemy import select
@@ -41,27 +42,6 @@ from warehouse.store import count_rows, insert_quarantine
 
 CATALOGUE = default_catalogue()
 PERSON = CATALOGUE.dataset("citizen.person")
-
-
-def person(personal_id: str, **changes: object) -> dict:
-    record = {
-        "personal_id": personal_id,
-        "full_name": "Nguyễn Thị Hồng Nhung",
-        "date_of_birth": date(1995, 8, 2),
-        "gender": "FEMALE",
-        "ethnicity": "Kinh",
-        "nationality": "VN",
-        "birth_registration_commune_code": "18073",
-        "permanent_residence": {"commune_code": "18073", "address": "Số 5 đường Hà Huy Tập"},
-        "current_residence": None,
-        "father_id": None,
-        "mother_id": None,
-        "spouse_id": None,
-        "eid_level": 2,
-        "updated_at": datetime(2026, 9, 1, 7, 30, tzinfo=UTC),
-    }
-    record.update(changes)
-    return record
 
 
 GOOD = person("042195000001")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
+from citizens import person
 from confluent_kafka import Producer
 
 from hub.runtime import Endpoints, Runtime, WorkerProcess
@@ -30,27 +31,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoints,
         WorkerProcess(endpoints, workdir / "logs" / "worker.log") as worker,
     ):
         yield endpoints, worker
-
-
-def person(personal_id: str, **changes: object) -> dict:
-    record = {
-        "personal_id": personal_id,
-        "full_name": "Nguyễn Thị Hồng Nhung",
-        "date_of_birth": date(1995, 8, 2),
-        "gender": "FEMALE",
-        "ethnicity": "Kinh",
-        "nationality": "VN",
-        "birth_registration_commune_code": "18073",
-        "permanent_residence": {"commune_code": "18073", "address": "Số 5 đường Hà Huy Tập"},
-        "current_residence": None,
-        "father_id": None,
-        "mother_id": None,
-        "spouse_id": None,
-        "eid_level": 2,
-        "updated_at": datetime(2026, 9, 1, 7, 30, tzinfo=UTC),
-    }
-    record.update(changes)
-    return record
 
 
 GOOD = [
