@@ -11,6 +11,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from warehouse.models import metadata
 
+# Importing a table module registers its tables on the shared metadata.
+import warehouse.quality  # noqa: F401  isort: skip
+
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be used; the message is one line naming the setting."""
