@@ -12,6 +12,7 @@ from hub.commands.connectors import connector_app
 from hub.commands.contracts import asyncapi, catalogue_app, registry_app, schemas_app
 from hub.commands.pipeline import bench, demo, simulate, validate, worker
 from hub.commands.quarantine import quarantine_app
+from hub.commands.warehouse import warehouse_app
 
 app = typer.Typer(
     name="lgsp",
@@ -26,6 +27,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(connector_app, name="connector")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(warehouse_app, name="warehouse")
 
 
 # Failures reported as one line. Looked up only in modules already imported: an error class
