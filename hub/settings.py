@@ -26,8 +26,16 @@ class Settings(BaseSettings):
         default=Path("connectors.yaml"), description="Where connectors are declared"
     )
     topic_partitions: int = Field(default=1, ge=1, le=64, description="Partitions per topic")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz (unset: off)"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Interface the metrics endpoints listen on"
+    )
 
-    @field_validator("bootstrap_servers", "registry_url", "warehouse_url", mode="before")
+    @field_validator(
+        "bootstrap_servers", "registry_url", "warehouse_url", "metrics_port", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

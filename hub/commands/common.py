@@ -22,6 +22,17 @@ WorkdirOption = Annotated[
     ),
 ]
 
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve /metrics, /healthz and /readyz on this port [env: LGSP_METRICS_PORT]",
+        show_default=False,
+    ),
+]
+
 
 class CommandError(Exception):
     """A failure to report as one line, without a traceback."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from hub.commands.common import WorkdirOption, err, out, settings_for
+from hub.commands.common import MetricsPortOption, WorkdirOption, err, out, settings_for
+
+if TYPE_CHECKING:
+    from connectors.runner import RunStats
+    from hub.monitoring import HubMetrics
 
 connector_app = typer.Typer(help="Connectors declared in connectors.yaml.", no_args_is_help=True)
 
@@ -72,6 +77,24 @@ def connector_new(
     out.print(f"created {root}; next: cd {root} && pip install -e . && pytest")
 
 
+def _report_batches(metrics: HubMetrics, dataset: str) -> Callable[[RunStats], None]:
+    """An ``on_batch`` callback turning a run's running totals into metric increments."""
+    from connectors.runner import RunStats
+
+    seen = RunStats()
+
+    def report(stats: RunStats) -> None:
+        metrics.records_in(dataset, stats.read - seen.read)
+        metrics.records_out(dataset, "published", stats.published - seen.published)
+        metrics.dead_lettered(dataset, stats.dead_lettered - seen.dead_lettered)
+        for _ in range(stats.retries - seen.retries):
+            metrics.retried(dataset, "broker")
+        seen.read, seen.published = stats.read, stats.published
+        seen.dead_lettered, seen.retries = stats.dead_lettered, stats.retries
+
+    return report
+
+
 @connector_app.command("run")
 def connector_run(
     names: Annotated[
@@ -81,14 +104,17 @@ def connector_run(
     interval: Annotated[
         float, typer.Option(min=0.1, help="Seconds between polls of the source")
     ] = 30.0,
+    metrics_port: MetricsPortOption = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Publish connectors' records, each resuming after its stored offset."""
     import time
+    from contextlib import ExitStack
 
     from connectors.declared import build_connector, load_declarations
     from connectors.offsets import OffsetStore
     from connectors.runner import ConnectorRunner
+    from hub.monitoring import HubMetrics, MonitoringServer
     from hub.runtime import Runtime
     from schemas.catalogue import default_catalogue
     from schemas.codec import AvroCodec
@@ -99,21 +125,39 @@ def connector_run(
     declarations = load_declarations(settings.connectors_file)
     for name in names:
         build_connector(name, declarations).check()
+    metrics = HubMetrics("connector")
+    last_run_ok = {name: True for name in names}
     with (
+        ExitStack() as monitoring,
         Runtime(settings, catalogue) as endpoints,
         RegistryClient(endpoints.registry_url) as client,
     ):
+        port = metrics_port if metrics_port is not None else settings.metrics_port
+        if port is not None:
+            checks = {f"source:{name}": (lambda name=name: last_run_ok[name]) for name in names}
+            server = monitoring.enter_context(
+                MonitoringServer(metrics, host=settings.metrics_host, port=port, checks=checks)
+            )
+            err.print(f"metrics and health on {server.url}/metrics, /healthz, /readyz")
         codec = AvroCodec(client)
         while True:
             for name in names:
                 connector = build_connector(name, declarations)
-                stats = ConnectorRunner(
-                    connector,
-                    catalogue.dataset(connector.dataset),
-                    bootstrap_servers=endpoints.bootstrap_servers,
-                    codec=codec,
-                    offsets=OffsetStore(endpoints.workdir / "offsets"),
-                ).run()
+                try:
+                    stats = ConnectorRunner(
+                        connector,
+                        catalogue.dataset(connector.dataset),
+                        bootstrap_servers=endpoints.bootstrap_servers,
+                        codec=codec,
+                        offsets=OffsetStore(endpoints.workdir / "offsets"),
+                        on_batch=_report_batches(metrics, connector.dataset),
+                    ).run()
+                except Exception:
+                    last_run_ok[name] = False
+                    raise
+                last_run_ok[name] = True
+                if stats.lag is not None:
+                    metrics.lag(connector.dataset, stats.lag)
                 err.print(
                     f"{name}: read {stats.read}, published {stats.published}, "
                     f"dead-lettered {stats.dead_lettered}, retries {stats.retries}"
