@@ -13,6 +13,7 @@ from hub.commands.contracts import asyncapi, catalogue_app, registry_app, schema
 from hub.commands.pipeline import bench, demo, simulate, validate, worker
 from hub.commands.quarantine import quarantine_app
 from hub.commands.warehouse import warehouse_app
+from hub.commands.web import web
 
 app = typer.Typer(
     name="lgsp",
@@ -20,7 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for command in (demo, worker, simulate, validate, asyncapi, bench):
+for command in (demo, worker, simulate, validate, asyncapi, bench, web):
     app.command()(command)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(schemas_app, name="schemas")
