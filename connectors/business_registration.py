@@ -4,11 +4,20 @@ The registry answers ``GET /api/v1/enterprises?updated_since=&cursor=&limit=`` w
 ``{"items": [...], "next_cursor": "..." | null}``, items ordered by (``updated_at``,
 ``enterprise_code``) and each an enterprise document shaped like the dataset's Avro schema.
 An ``X-API-Key`` header authenticates every request.
+
+One bad item must not stop the integration, so an item the connector cannot place in that order
+(no usable ``updated_at`` or ``enterprise_code``, or not an object at all) or cannot parse (JSON
+nested too deeply, a number too long, bytes that are not UTF-8) becomes an
+:class:`UnreadableItem`, which ``map()`` turns into a dead letter. A page that fails to parse as
+a whole is parsed again item by item to find such items; only a page whose structure is broken
+stops the run.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -24,9 +33,15 @@ from pydantic import Field, SecretStr, field_validator
 from connectors import base
 from connectors.base import Connector, ConnectorConfig, MappingError, Offset, SourceRecord
 from schemas.catalogue import default_catalogue
-from schemas.json_records import JsonRecordError, record_from_json
+from schemas.json_records import JsonRecordError, ensure_shallow, record_from_json, shown
 
 ENTERPRISES_PATH = "/api/v1/enterprises"
+# What an unreadable item keeps of its text, and of its reason, for the dead letter.
+ITEM_HEAD_CHARS = 1024
+REASON_CHARS = 300
+# JSON strings and punctuation: enough to find where a page's items begin and end without
+# parsing them (numbers, true, false and null need no token: they sit between punctuation).
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
 
 log = logging.getLogger("lgsp.connectors.business_registration")
 
@@ -136,9 +151,105 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def _moment(value: Any) -> datetime:
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not an ISO-8601 timestamp")
-    moment = datetime.fromisoformat(value)
+        raise ValueError(f"{shown(value)} is not an ISO-8601 timestamp")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{shown(value)} is not an ISO-8601 timestamp") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class UnreadableItem(dict[str, Any]):
+    """An item of a page that has no place in the API's order, or could not be parsed.
+
+    It holds what there is of the item (the item itself when it is an object) for the dead
+    letter, and why it is unreadable; :meth:`BusinessRegistrationConnector.map` raises that.
+
+    Attributes:
+        reason: Why the item cannot be read, one line.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, content: Mapping[str, Any], reason: str) -> None:
+        super().__init__(content)
+        cut = " ".join(reason.split())
+        self.reason = cut if len(cut) <= REASON_CHARS else f"{cut[: REASON_CHARS - 3]}..."
+
+
+def _item_spans(text: str) -> tuple[int, int, list[tuple[int, int]]] | None:
+    """Where a page's ``items`` array lies and where each item in it lies, without parsing.
+
+    Returns:
+        The array's start and end offsets and each item's ``(start, end)``, or ``None`` when
+        the text is not an object whose brackets balance around an ``items`` array.
+    """
+    stack: list[str] = []
+    key = previous = ""
+    array: tuple[int, int] | None = None
+    in_items = False
+    item_start = 0
+    spans: list[tuple[int, int]] = []
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        depth = len(stack)
+        if token in ("{", "["):
+            if depth == 0 and token != "{":
+                return None
+            if depth == 1 and token == "[" and key == '"items"' and array is None:
+                in_items, item_start = True, match.end()
+                array = (match.start(), -1)
+            stack.append(token)
+        elif token in ("}", "]"):
+            if not stack or stack.pop() != ("{" if token == "}" else "["):
+                return None
+            if in_items and depth == 2:
+                spans.append((item_start, match.start()))
+                in_items = False
+                array = (array[0], match.end()) if array else None
+        elif token == ",":
+            if in_items and depth == 2:
+                spans.append((item_start, match.start()))
+                item_start = match.end()
+        elif token != ":" and depth == 1 and previous in ("{", ","):
+            key = token
+        previous = token
+    if stack or array is None or array[1] < 0:
+        return None
+    return array[0], array[1], [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _parse_items(text: str) -> tuple[list[Any], Any] | None:
+    """A page parsed item by item: unparseable items become :class:`UnreadableItem`.
+
+    Returns:
+        The items and the rest of the page (parsed with an empty ``items``), or ``None`` when
+        the page's structure cannot be found or the rest does not parse.
+    """
+    found = _item_spans(text)
+    if found is None:
+        return None
+    array_start, array_end, spans = found
+    try:
+        rest = json.loads(f"{text[:array_start]}[]{text[array_end:]}")
+    except (ValueError, RecursionError):
+        return None
+    items: list[Any] = []
+    for number, (start, end) in enumerate(spans, start=1):
+        item_text = text[start:end].strip()
+        try:
+            items.append(json.loads(item_text))
+        except RecursionError:
+            problem = "JSON nested too deeply to parse"
+            items.append(_unparsed(item_text, number, problem))
+        except ValueError as exc:
+            items.append(_unparsed(item_text, number, f"not valid JSON ({_reason(exc)})"))
+    return items, rest
+
+
+def _unparsed(item_text: str, number: int, problem: str) -> UnreadableItem:
+    head = item_text[:ITEM_HEAD_CHARS]
+    return UnreadableItem({"item_text": head}, f"item {number} of its page: {problem}")
 
 
 class BusinessRegistrationConnector(Connector[BusinessRegistrationConfig]):
@@ -190,11 +301,21 @@ class BusinessRegistrationConnector(Connector[BusinessRegistrationConfig]):
         self._page(response)
 
     def records(self, since: Offset | None) -> Iterator[SourceRecord]:
+        """Items after ``since`` (an empty offset is the start), unreadable ones included.
+
+        An unreadable item carries the offset of the item before it: it has no place of its
+        own, and storing that offset neither skips nor repeats a readable item. Only what lies
+        at or before ``since`` is skipped (the server's ``updated_since`` is inclusive, so it
+        comes again); an item whose own keys fall behind the page order is handed over, never
+        dropped, and the offset stays at the furthest item handed over.
+        """
+        resume: tuple[datetime, str] | None = None
         position: tuple[datetime, str] | None = None
+        last_offset: Offset = dict(since) if since else {}
         params: dict[str, str | int] = {"limit": self.config.page_size}
-        if since is not None:
+        if since:
             try:
-                position = (_moment(since["updated_since"]), str(since["after_code"]))
+                resume = (_moment(since["updated_since"]), str(since["after_code"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(
                     f"{self.instance_name}: offset {since!r} is not a business_registration "
@@ -205,24 +326,38 @@ class BusinessRegistrationConnector(Connector[BusinessRegistrationConfig]):
             while True:
                 items, next_cursor = self._page(self._get(client, params))
                 for item in items:
-                    key = self._key(item)
-                    # The server's updated_since is inclusive: what we already had comes again.
-                    if position is not None and key <= position:
+                    if isinstance(item, UnreadableItem):
+                        yield SourceRecord(row=item, offset=last_offset)
                         continue
-                    position = key
-                    yield SourceRecord(
-                        row=item,
-                        offset={
+                    try:
+                        key = self._key(item)
+                    except ValueError as exc:
+                        content = item if isinstance(item, dict) else {"item": item}
+                        reason = (
+                            "the item has no usable updated_at and enterprise_code, so it has "
+                            f"no place in the API's order ({_reason(exc)})"
+                        )
+                        yield SourceRecord(row=UnreadableItem(content, reason), offset=last_offset)
+                        continue
+                    if resume is not None and key <= resume:
+                        continue
+                    if position is None or key > position:
+                        position = key
+                        last_offset = {
                             "updated_since": item["updated_at"],
                             "after_code": item["enterprise_code"],
-                        },
-                    )
+                        }
+                    yield SourceRecord(row=item, offset=last_offset)
                 if next_cursor is None:
                     return
                 params = {"limit": self.config.page_size, "cursor": next_cursor}
 
     def map(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(row, UnreadableItem):
+            raise MappingError(row.reason)
         try:
+            # Before _nfc, which recurses: an item nested thousands deep is refused here.
+            ensure_shallow(row)
             return record_from_json(self._schema, _nfc(dict(row)))
         except JsonRecordError as exc:
             raise MappingError(str(exc)) from exc
@@ -299,13 +434,24 @@ class BusinessRegistrationConnector(Connector[BusinessRegistrationConfig]):
 
     def _page(self, response: httpx.Response) -> tuple[list[Any], str | None]:
         try:
-            body = response.json()
-        except ValueError as exc:
-            raise SourceUnavailable(
-                f"the business registration API at {self.config.base_url} answered with a "
-                "body that is not JSON",
-                response.status_code,
-            ) from exc
+            body = json.loads(response.content)
+        except (ValueError, RecursionError) as exc:
+            # Perhaps one item spoils the page: find it, keep the others.
+            salvaged = _parse_items(response.content.decode("utf-8", errors="surrogateescape"))
+            if salvaged is None:
+                raise SourceUnavailable(
+                    f"the business registration API at {self.config.base_url} answered with a "
+                    "body that is not JSON",
+                    response.status_code,
+                ) from exc
+            items, body = salvaged
+            log.warning(
+                "%s: a page did not parse whole (%s); read item by item",
+                self.instance_name,
+                _reason(exc)[:REASON_CHARS],
+            )
+            if isinstance(body, dict):
+                body["items"] = items
         items = body.get("items") if isinstance(body, dict) else None
         next_cursor = body.get("next_cursor") if isinstance(body, dict) else None
         if not isinstance(items, list) or not (next_cursor is None or isinstance(next_cursor, str)):
@@ -316,16 +462,19 @@ class BusinessRegistrationConnector(Connector[BusinessRegistrationConfig]):
             )
         return items, next_cursor or None
 
-    def _key(self, item: Any) -> tuple[datetime, str]:
-        """An item's place in the API's order; the API cannot order an item without one."""
-        try:
-            code = item["enterprise_code"]
-            if not isinstance(code, str):
-                raise TypeError("enterprise_code is not text")
-            return _moment(item["updated_at"]), code
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SourceUnavailable(
-                f"the business registration API at {self.config.base_url} sent an item without "
-                f"a usable updated_at and enterprise_code ({_reason(exc)}); it cannot be "
-                "ordered or resumed after"
-            ) from exc
+    @staticmethod
+    def _key(item: Any) -> tuple[datetime, str]:
+        """An item's place in the API's order.
+
+        Raises:
+            ValueError: The item is not an object with a text ``enterprise_code`` and an
+                ISO-8601 ``updated_at``.
+        """
+        if not isinstance(item, dict):
+            raise ValueError(f"the item is {shown(item)}, not an object")
+        if "enterprise_code" not in item or "updated_at" not in item:
+            raise ValueError("enterprise_code or updated_at is missing")
+        code = item["enterprise_code"]
+        if not isinstance(code, str):
+            raise ValueError(f"enterprise_code {shown(code)} is not text")
+        return _moment(item["updated_at"]), code

@@ -42,7 +42,7 @@ from connectors.base import (
     SourceUnavailable,
 )
 from schemas.catalogue import default_catalogue
-from schemas.json_records import JsonRecordError, record_from_json
+from schemas.json_records import MAX_NESTING, JsonRecordError, ensure_shallow, record_from_json
 
 EDXML_NAMESPACE: Final = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 """Namespace of edXML, QCVN 102:2016/BTTTT."""
@@ -297,6 +297,11 @@ class DocumentManagementConnector(Connector[DocumentManagementConfig]):
         name = row.get("file", "?")
         if "error" in row:
             raise MappingError(row["error"])
+        try:
+            # Before _nfc, which recurses: a document nested thousands deep is refused here.
+            ensure_shallow(row["document"])
+        except JsonRecordError as exc:
+            raise MappingError(f"{name}: {exc}") from exc
         document = _nfc(row["document"])
         if row.get("format") == "json":
             try:
@@ -314,13 +319,19 @@ def _parse_json(data: bytes) -> Any:
     """
     try:
         # utf-8-sig: exports from Windows tools start with a byte-order mark.
-        return json.loads(data.decode("utf-8-sig"))
+        document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise _Unparseable(f"not UTF-8 JSON ({exc})") from exc
     except RecursionError as exc:
         raise _Unparseable("invalid JSON: nested too deeply to parse") from exc
     except ValueError as exc:
         raise _Unparseable(f"invalid JSON ({exc})") from exc
+    try:
+        # Parsed is not yet safe: whatever walks it next recurses too, nearer the limit.
+        ensure_shallow(document)
+    except JsonRecordError as exc:
+        raise _Unparseable(f"JSON nested more than {MAX_NESTING} levels deep") from exc
+    return document
 
 
 def _parse_edxml(data: bytes) -> dict[str, Any]:

@@ -6,14 +6,17 @@ what this codec writes, and the reverse.
 
 Decoding never lets a third-party exception escape for bad bytes: every failure is a
 :class:`DecodeError` whose ``rule`` names what was wrong, for the dead-letter headers.
-Registry outages are not the record's fault and propagate as ``RegistryError``.
+Registry outages are not the record's fault and propagate as ``RegistryError``. Error messages
+travel in Kafka headers, so they are one line and cut short whatever value they quote.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import reprlib
 import struct
+from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
@@ -26,8 +29,24 @@ _HEADER = struct.Struct(">BI")
 HEADER_SIZE = _HEADER.size
 
 
+# Longest message text kept from a third-party error; fastavro and the datetime parsers quote
+# the offending value in full, which may be megabytes long.
+MAX_MESSAGE_CHARS = 300
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlevel = 3
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 5
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` on one line, cut to :data:`MAX_MESSAGE_CHARS`."""
+    # Cut before splitting: splitting a multi-megabyte message would copy it word by word.
+    cut = text[: MAX_MESSAGE_CHARS * 2]
+    line = " ".join(cut.split())
+    if len(line) > MAX_MESSAGE_CHARS or len(text) > len(cut):
+        return f"{line[: MAX_MESSAGE_CHARS - 3]}..."
+    return line
 
 
 class EncodeError(ValueError):
@@ -93,9 +112,8 @@ def pack(schema_id: int, parsed_schema: dict[str, Any], record: dict[str, Any]) 
 
 def _describe(error: ValidationErrorData) -> str:
     """One validation failure, short: fastavro's own text embeds whole schemas."""
-    shown = repr(error.datum)
-    if len(shown) > 80:
-        shown = f"{shown[:77]}..."
+    # reprlib, not repr: a datum nested a thousand deep would overflow repr's recursion.
+    shown = _SHOWN.repr(error.datum)
     where = error.field or "the record"
     return _one_line(f"{where} is {shown}, expected {_type_name(error.schema)}")
 
@@ -153,6 +171,65 @@ def read_body(
     return cast("dict[str, Any]", record)
 
 
+def _has_decimal(schema: Any) -> bool:
+    """Whether a parsed schema holds a ``decimal`` anywhere."""
+    if isinstance(schema, list):
+        return any(_has_decimal(branch) for branch in schema)
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("logicalType") == "decimal":
+        return True
+    return any(
+        _has_decimal(part)
+        for part in (
+            *(field["type"] for field in schema.get("fields", ())),
+            schema.get("items"),
+            schema.get("values"),
+        )
+    )
+
+
+def _oversized_decimal(schema: Any, value: Any, path: str) -> str | None:
+    """The path of a decimal with more digits than its schema's precision, if any.
+
+    fastavro reads such a value by rounding it to the precision, silently; the record would
+    then reach the warehouse altered, or overflow a NUMERIC column there.
+    """
+    if isinstance(schema, list):
+        for branch in schema:
+            found = _oversized_decimal(branch, value, path)
+            if found:
+                return found
+        return None
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("logicalType") == "decimal":
+        if not isinstance(value, Decimal) or not value.is_finite() or not value:
+            return None
+        digits = value.adjusted() + 1 + int(schema.get("scale", 0))
+        return path if digits > int(schema["precision"]) else None
+    kind = schema.get("type")
+    if kind == "record" and isinstance(value, dict):
+        for field in schema["fields"]:
+            name = field["name"]
+            found = _oversized_decimal(
+                field["type"], value.get(name), f"{path}.{name}" if path else name
+            )
+            if found:
+                return found
+    elif kind == "array" and isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _oversized_decimal(schema["items"], item, f"{path}[{index}]")
+            if found:
+                return found
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            found = _oversized_decimal(schema["values"], item, f"{path}.{key}")
+            if found:
+                return found
+    return None
+
+
 class AvroCodec:
     """Encodes and decodes records in the Confluent wire format, schemas from a registry.
 
@@ -166,6 +243,8 @@ class AvroCodec:
     def __init__(self, registry: RegistryClient) -> None:
         self._registry = registry
         self._schemas: dict[int, dict[str, Any]] = {}
+        # Ids of schemas holding decimals, whose decoded values are checked against precision.
+        self._with_decimals: set[int] = set()
 
     def register(self, subject: str, schema: dict[str, Any]) -> int:
         """Register a schema under a subject and keep it ready for encoding.
@@ -176,7 +255,7 @@ class AvroCodec:
         # Parsing first reports a malformed schema with fastavro's own message.
         parsed = parse_schema(schema)
         schema_id = self._registry.register(subject, schema)
-        self._schemas[schema_id] = parsed
+        self._keep(schema_id, parsed)
         return schema_id
 
     def encode(self, schema_id: int, record: dict[str, Any]) -> bytes:
@@ -200,16 +279,31 @@ class AvroCodec:
         Raises:
             WireFormatError: Not Confluent wire format.
             UnknownSchemaError: The registry has no Avro schema with the header's id.
-            AvroBodyError: The body does not match the schema.
+            AvroBodyError: The body does not match the schema, or holds a decimal with more
+                digits than its precision.
             RegistryError: The registry could not be asked.
         """
         schema_id, body = unpack(data)
-        return schema_id, read_body(schema_id, self._schema(schema_id), body)
+        parsed = self._schema(schema_id)
+        record = read_body(schema_id, parsed, body)
+        if schema_id in self._with_decimals:
+            path = _oversized_decimal(parsed, record, "")
+            if path is not None:
+                raise AvroBodyError(
+                    f"{path} of schema id {schema_id} has more digits than its precision allows"
+                )
+        return schema_id, record
 
     def _schema(self, schema_id: int) -> dict[str, Any]:
         parsed = self._schemas.get(schema_id)
         if parsed is None:
-            parsed = self._schemas[schema_id] = self._fetch(schema_id)
+            parsed = self._keep(schema_id, self._fetch(schema_id))
+        return parsed
+
+    def _keep(self, schema_id: int, parsed: dict[str, Any]) -> dict[str, Any]:
+        if _has_decimal(parsed):
+            self._with_decimals.add(schema_id)
+        self._schemas[schema_id] = parsed
         return parsed
 
     def _fetch(self, schema_id: int) -> dict[str, Any]:

@@ -2,22 +2,70 @@
 
 Exports, APIs and hand-written test files carry records as JSON; the codec needs ``date``,
 ``datetime`` and ``Decimal``. The dataset's schema says which is which.
+
+Values come from outside the hub, so errors quote them shortened (a multi-megabyte string or a
+list nested a thousand deep must not become a multi-megabyte or unprintable message) and
+documents nested deeper than :data:`MAX_NESTING` are refused before anything recurses into them.
 """
 
 from __future__ import annotations
 
 import base64
+import reprlib
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+MAX_NESTING = 64
+"""Deepest nesting of objects and lists accepted; the hub's schemas need fewer than ten levels."""
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 80
+_SHOWN.maxother = 80
+_SHOWN.maxlevel = 3
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 5
 
 
 class JsonRecordError(ValueError):
     """A JSON value does not fit the schema; the message names the field path."""
 
 
+def shown(value: Any) -> str:
+    """A value as error messages quote it: its repr, cut short when long or deep."""
+    return _SHOWN.repr(value)
+
+
+def ensure_shallow(value: Any, max_nesting: int = MAX_NESTING) -> None:
+    """Refuse a JSON value nested deeper than ``max_nesting`` objects and lists.
+
+    Walks with an explicit stack, so a value nested thousands deep is refused rather than
+    overflowing the interpreter's recursion limit in whatever reads it next.
+
+    Raises:
+        JsonRecordError: The value is nested too deeply.
+    """
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict):
+            children: Any = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        if depth > max_nesting:
+            raise JsonRecordError(f"record: nested more than {max_nesting} levels deep")
+        pending.extend((child, depth + 1) for child in children)
+
+
 def record_from_json(schema: dict[str, Any], value: Any) -> dict[str, Any]:
-    """Convert a JSON object to the Python values the dataset's Avro schema expects."""
+    """Convert a JSON object to the Python values the dataset's Avro schema expects.
+
+    Raises:
+        JsonRecordError: The value does not fit the schema, or is nested more than
+            :data:`MAX_NESTING` levels deep.
+    """
+    ensure_shallow(value)
     named: dict[str, Any] = {}
     converted = _convert(schema, value, "", named)
     if not isinstance(converted, dict):
@@ -58,7 +106,7 @@ def _convert(schema: Any, value: Any, path: str, named: dict[str, Any]) -> Any:
     if kind == "enum":
         named[schema["name"]] = schema
         if value not in schema["symbols"]:
-            raise _fail(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
+            raise _fail(path, f"{shown(value)} is not one of {', '.join(schema['symbols'])}")
         return value
     if kind == "array":
         if not isinstance(value, list):
@@ -103,7 +151,7 @@ def _logical(logical: str, schema: dict[str, Any], value: Any, path: str) -> Any
             amount = Decimal(str(value))
             return amount.quantize(Decimal(1).scaleb(-int(schema.get("scale", 0))))
     except (ValueError, InvalidOperation) as exc:
-        raise _fail(path, f"{value!r} is not a valid {logical}") from exc
+        raise _fail(path, f"{shown(value)} is not a valid {logical}") from exc
     return _primitive(schema["type"], value, path)
 
 
@@ -116,19 +164,19 @@ def _primitive(kind: str, value: Any, path: str) -> Any:
         raise _fail(path, "must not be null")
     if kind == "string":
         if not isinstance(value, str):
-            raise _fail(path, f"expected text, got {value!r}")
+            raise _fail(path, f"expected text, got {shown(value)}")
         return value
     if kind in ("int", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, f"expected a whole number, got {value!r}")
+            raise _fail(path, f"expected a whole number, got {shown(value)}")
         return value
     if kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _fail(path, f"expected a number, got {value!r}")
+            raise _fail(path, f"expected a number, got {shown(value)}")
         return float(value)
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise _fail(path, f"expected true or false, got {value!r}")
+            raise _fail(path, f"expected true or false, got {shown(value)}")
         return value
     if kind in ("bytes", "fixed"):
         if not isinstance(value, str):
