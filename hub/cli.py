@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from hub.commands.access import api, apikey_app, audit_app, subscription_app
 from hub.commands.common import CommandError, err
 from hub.commands.connectors import connector_app
 from hub.commands.contracts import asyncapi, catalogue_app, registry_app, schemas_app
@@ -21,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for command in (demo, worker, simulate, validate, asyncapi, bench, web):
+for command in (demo, worker, simulate, validate, asyncapi, bench, web, api):
     app.command()(command)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(schemas_app, name="schemas")
@@ -29,6 +30,9 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(connector_app, name="connector")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(subscription_app, name="subscription")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
 
 
 # Failures reported as one line. Looked up only in modules already imported: an error class
@@ -40,6 +44,7 @@ _USER_ERRORS = (
     ("connectors.base", "SourceUnavailable"),
     ("connectors.runner", "PublishError"),
     ("connectors.scaffold", "ScaffoldError"),
+    ("hub.access.errors", "AccessError"),
     ("hub.broker", "BrokerError"),
     ("hub.contracts", "ContractError"),
     ("hub.demo", "DemoError"),
@@ -49,6 +54,7 @@ _USER_ERRORS = (
     ("quality.suites", "QualityError"),
     ("schemas.catalogue", "CatalogueError"),
     ("schemas.registry.client", "RegistryError"),
+    ("streams.sharing", "PseudonymKeyError"),
     ("warehouse.db", "WarehouseError"),
 )
 

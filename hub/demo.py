@@ -41,6 +41,7 @@ from schemas.registry.client import RegistryClient
 from warehouse.db import create_warehouse_engine
 from warehouse.models import Quarantine, dataset_table
 from warehouse.store import count_rows
+from warehouse.views import DERIVED_TABLES
 
 
 class DemoError(RuntimeError):
@@ -143,7 +144,7 @@ class DemoProgress:
 
 
 def reset_demo_state(settings: Settings, catalogue: Catalogue) -> None:
-    """Start from nothing: the demo's sources, offsets, reports and its datasets' rows."""
+    """Start from nothing: sources, offsets, reports, dataset rows and all derived from them."""
     workdir = settings.workdir.resolve()
     for name in ("sources", "offsets", "gx", "faust"):
         shutil.rmtree(workdir / name, ignore_errors=True)
@@ -160,6 +161,10 @@ def reset_demo_state(settings: Settings, catalogue: Catalogue) -> None:
                     connection.execute(delete(table))
             if engine.dialect.has_table(connection, Quarantine.__tablename__):
                 connection.execute(delete(Quarantine))
+            # Derived from the rows just deleted: left alone they would count old records.
+            for derived in DERIVED_TABLES:
+                if engine.dialect.has_table(connection, derived.name):
+                    connection.execute(delete(derived))
     finally:
         engine.dispose()
 

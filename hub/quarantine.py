@@ -4,7 +4,8 @@ After a fix in reference data or in the schema registry, a data steward replays 
 their original bytes go to ``raw.<dataset>`` again with their lineage and the header
 ``lgsp-replay-of``. The worker judges them as it judges any record; the sink marks a row
 ``released`` when its record is stored, the quarantine agent puts it back to ``held`` when it
-fails again.
+fails again. A held row whose key has since been stored from a valid record at least as new
+is ``superseded``: it was fixed at the source, and it leaves the queue.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from schemas import headers as h
 from schemas.catalogue import Catalogue
 from warehouse.db import create_warehouse_engine
 from warehouse.models import Quarantine
-from warehouse.store import HELD, RELEASED, REPLAYED
+from warehouse.store import HELD, RELEASED, REPLAYED, SUPERSEDED
 
 if TYPE_CHECKING:
     from hub.runtime import WorkerProcess
 
-StatusFilter = Literal["held", "replayed", "released", "all"]
+StatusFilter = Literal["held", "replayed", "released", "superseded", "all"]
 
 # Rows of these stages hold a record's Avro bytes; a connector-stage row holds a source row
 # that never became a record, so replaying it would only fail to decode.
@@ -294,6 +295,11 @@ def show_quarantine(engine: Engine, row_id: int) -> QuarantineDetail:
 def _refusal(row: Quarantine) -> str | None:
     if row.status == RELEASED:
         return "already released: the record is in the warehouse"
+    if row.status == SUPERSEDED:
+        return (
+            "superseded: a valid record of the same key, at least as new, is in the warehouse; "
+            "replaying this one would change nothing"
+        )
     if row.stage == "connector":
         return (
             "held by the connector: the source row never became a record; fix it at the "

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from pydantic import SecretStr
+
+from hub.access.pseudonym_key import pseudonym_key
 from hub.broker import TansuBroker, die_with_parent
 from hub.settings import Settings
 from hub.topics import catalogue_topics, ensure_topics
@@ -34,6 +37,7 @@ class Endpoints:
     registry_url: str
     warehouse_url: str
     workdir: Path
+    pseudonym_key: SecretStr
     topic_partitions: int = 1
 
     def environment(self) -> dict[str, str]:
@@ -44,6 +48,8 @@ class Endpoints:
             "LGSP_WAREHOUSE_URL": self.warehouse_url,
             "LGSP_WORKDIR": str(self.workdir),
             "LGSP_TOPIC_PARTITIONS": str(self.topic_partitions),
+            # Children make the same pseudonyms as this process, embedded key or not.
+            "LGSP_PSEUDONYM_KEY": self.pseudonym_key.get_secret_value(),
         }
 
 
@@ -77,6 +83,9 @@ class Runtime:
 
         registry_url = self._stack.enter_context(registry_endpoint(settings))
 
+        key = pseudonym_key(
+            settings.pseudonym_key, warehouse_url=settings.warehouse_url, workdir=self.workdir
+        )
         warehouse_url = settings.warehouse_url or settings.embedded_warehouse_url
         engine = create_warehouse_engine(warehouse_url)
         try:
@@ -90,6 +99,7 @@ class Runtime:
             registry_url=registry_url,
             warehouse_url=warehouse_url,
             workdir=self.workdir,
+            pseudonym_key=key,
             topic_partitions=settings.topic_partitions,
         )
 

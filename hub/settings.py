@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,12 +29,22 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz (unset: off)"
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Secret key of the pseudonyms on shared topics and in the data API",
+    )
     metrics_host: str = Field(
         default="127.0.0.1", description="Interface the metrics endpoints listen on"
     )
 
     @field_validator(
-        "bootstrap_servers", "registry_url", "warehouse_url", "metrics_port", mode="before"
+        "bootstrap_servers",
+        "registry_url",
+        "warehouse_url",
+        "metrics_port",
+        "pseudonym_key",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -18,7 +18,12 @@ def catalogue_topics(catalogue: Catalogue) -> list[str]:
     return [
         topic
         for dataset in catalogue.datasets
-        for topic in (dataset.raw_topic, dataset.clean_topic, dataset.dlq_topic)
+        for topic in (
+            dataset.raw_topic,
+            dataset.clean_topic,
+            dataset.dlq_topic,
+            dataset.shared_topic,
+        )
     ]
 
 

@@ -1,4 +1,4 @@
-"""The faust-streaming worker: validate, sink and quarantine agents for each dataset."""
+"""The faust-streaming worker: validate, sink, quarantine and share agents for each dataset."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT
+from pydantic import SecretStr
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
@@ -20,6 +21,7 @@ from schemas import headers as h
 from schemas.catalogue import Dataset, default_catalogue
 from schemas.codec import AvroCodec, DecodeError
 from schemas.registry.client import RegistryClient
+from streams.sharing import wire_sharing
 from streams.verdicts import (
     Accepted,
     RowBuilder,
@@ -29,7 +31,8 @@ from streams.verdicts import (
     replay_of,
 )
 from warehouse.db import create_warehouse_engine
-from warehouse.store import insert_quarantine, release_quarantine, upsert_records
+from warehouse.projections import store_clean_batch
+from warehouse.store import Consumed, insert_quarantine, row_key
 
 log = logging.getLogger("lgsp.streams")
 
@@ -48,6 +51,8 @@ class WorkerConfig:
     datasets: tuple[str, ...] = field(default_factory=tuple)
     partitions: int = 1
     app_id: str = "lgsp-hub"
+    # Without a key the worker fills no shared topics; the CLI always passes one.
+    pseudonym_key: SecretStr | None = None
 
 
 def _text_headers(event: EventT) -> dict[str, str]:
@@ -95,7 +100,10 @@ def create_app(config: WorkerConfig) -> faust.App:
     codec = AvroCodec(RegistryClient(config.registry_url))
     engine = create_warehouse_engine(config.warehouse_url)
     for dataset_id in config.datasets or tuple(catalogue.dataset_ids):
-        _wire_dataset(app, catalogue.dataset(dataset_id), codec, engine)
+        dataset = catalogue.dataset(dataset_id)
+        _wire_dataset(app, dataset, codec, engine)
+        if config.pseudonym_key is not None:
+            wire_sharing(app, dataset, codec, config.pseudonym_key)
     return app
 
 
@@ -130,15 +138,15 @@ def _wire_dataset(app: faust.App, dataset: Dataset, codec: AvroCodec, engine: En
                 else:
                     await dead_letter(event, h.error_headers(verdict.stage, verdict.failures))
 
-    def store(connection: Connection, batch: list[dict[str, Any]], released: list[int]) -> None:
-        # One transaction: a replayed record is never counted both stored and held.
-        upsert_records(connection, dataset, batch)
-        release_quarantine(connection, dataset, released)
+    def store(connection: Connection, batch: list[Consumed], released: list[int]) -> None:
+        # One transaction for the rows, the ingest log, the quarantine's statuses, the views
+        # and the indicators: a redelivered batch finds all of them done, or none.
+        store_clean_batch(connection, dataset, batch, released)
 
     async def sink(stream: faust.StreamT) -> None:
         async for events in stream.take_events(SINK_BATCH, within=BATCH_WITHIN_S):
-            batch = []
-            released = []
+            batch: list[Consumed] = []
+            released: list[int] = []
             for event in events:
                 try:
                     _, record = codec.decode(event.value or b"")
@@ -146,7 +154,22 @@ def _wire_dataset(app: faust.App, dataset: Dataset, codec: AvroCodec, engine: En
                     await dead_letter(event, h.error_headers("sink", [decode_failure(exc)]))
                     continue
                 headers = _text_headers(event)
-                batch.append(rows.row(record, headers))
+                row = rows.row(record, headers)
+                message = event.message
+                batch.append(
+                    Consumed(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        # The quarantine keeps the message key: supersession compares the two.
+                        record_key=(
+                            event.key.decode("utf-8", errors="replace")
+                            if event.key
+                            else row_key(dataset, row)
+                        ),
+                        row=row,
+                    )
+                )
                 row_id = replay_of(headers)
                 if row_id is not None:
                     released.append(row_id)

@@ -11,8 +11,10 @@ from typing import Any
 
 from quality.rules import RuleSet
 from schemas import headers as h
-from schemas.catalogue import Dataset, FieldColumn, flatten, leaf_fields
+from schemas.catalogue import Dataset, FieldColumn, flatten, get_path, leaf_fields
 from schemas.codec import AvroCodec, DecodeError
+from warehouse.models import RECORD_KEY_LENGTH
+from warehouse.store import utc
 
 _DECODE_REASON_VI = {
     "wire_format": "Dữ liệu không đúng định dạng Confluent (byte đầu hoặc độ dài sai)",
@@ -107,6 +109,12 @@ def _parse_time(value: str | None) -> datetime:
     return datetime.now(UTC)
 
 
+def _version(record: dict[str, Any], version_field: str) -> datetime | None:
+    # Only a timestamp orders versions the way the warehouse's upsert does.
+    value = get_path(record, version_field)
+    return utc(value) if isinstance(value, datetime) else None
+
+
 def replay_of(headers: dict[str, str]) -> int | None:
     """The quarantine row a replayed record came from, or ``None`` for a first delivery.
 
@@ -141,12 +149,14 @@ def quarantine_row(
         ]
     )
     record_json: str | None = None
+    version: datetime | None = None
     if stage == "connector":
         record_json = payload.decode("utf-8", errors="replace")
     else:
         try:
             _, record = codec.decode(payload)
             record_json = json.dumps(record, ensure_ascii=False, default=str)
+            version = _version(record, dataset.version_field)
         except DecodeError:
             record_json = None
     origin_partition = headers.get(h.ORIGIN_PARTITION)
@@ -158,7 +168,8 @@ def quarantine_row(
         "rules": headers.get(h.ERROR_RULE, "unknown"),
         "reason": headers.get(h.ERROR_REASON, "dead letter without a reason"),
         "failures": failures_json,
-        "record_key": key.decode("utf-8", errors="replace")[:128] if key else None,
+        "record_key": key.decode("utf-8", errors="replace")[:RECORD_KEY_LENGTH] if key else None,
+        "record_version": version,
         "source_system": headers.get(h.SOURCE_SYSTEM),
         "agency_id": headers.get(h.AGENCY_ID),
         "trace_id": headers.get(h.TRACE_ID),

@@ -12,7 +12,12 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from warehouse.models import metadata
 
 # Importing a table module registers its tables on the shared metadata.
-import warehouse.quality  # noqa: F401  isort: skip
+import warehouse.access as _access  # noqa: F401  isort: skip
+import warehouse.quality as _quality  # noqa: F401  isort: skip
+import warehouse.views as _views  # noqa: F401  isort: skip
+
+# ``metadata`` from here holds every table, the modules above having registered theirs.
+__all__ = ["WarehouseError", "create_warehouse_engine", "init_warehouse", "metadata"]
 
 
 class WarehouseError(RuntimeError):
@@ -62,8 +67,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def init_warehouse(engine: Engine) -> None:
-    """Create missing tables and load the reference tables."""
+    """Migrate the warehouse to the newest schema and load the reference tables."""
+    from warehouse.migrate import upgrade
     from warehouse.reference import load_reference_tables
 
-    metadata.create_all(engine)
+    upgrade(engine)
     load_reference_tables(engine)

@@ -34,6 +34,10 @@ metadata = MetaData()
 
 LINEAGE_COLUMNS = ("source_system", "agency_id", "trace_id", "ingested_at")
 
+# Record keys (the Kafka key: the catalogue key fields joined by "|") are cut to this length
+# wherever they are stored, so the quarantine and the ingest log compare them alike.
+RECORD_KEY_LENGTH = 128
+
 
 class Base(DeclarativeBase):
     metadata = metadata
@@ -53,7 +57,10 @@ class Quarantine(Base):
     rules: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     failures: Mapped[str] = mapped_column(Text, doc="JSON list of {rule, field, reason, reason_vi}")
-    record_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    record_key: Mapped[str | None] = mapped_column(String(RECORD_KEY_LENGTH), index=True)
+    # The record's version field, when its bytes could be decoded: a valid record of the same
+    # key and at least this version supersedes the row.
+    record_version: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     source_system: Mapped[str | None] = mapped_column(String(64))
     agency_id: Mapped[str | None] = mapped_column(String(32))
     trace_id: Mapped[str | None] = mapped_column(String(64))
@@ -62,7 +69,9 @@ class Quarantine(Base):
     origin_offset: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     record_json: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="held")
+    status: Mapped[str] = mapped_column(
+        String(16), default="held", doc="held, replayed, released or superseded (warehouse.store)"
+    )
     quarantined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -2,21 +2,106 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from schemas.catalogue import Dataset, column_name
-from warehouse.models import Quarantine, dataset_table
+from warehouse.models import RECORD_KEY_LENGTH, Quarantine, dataset_table
+from warehouse.views import IngestLog
 
 # Statuses of a quarantine row: in the queue, sent back through validation with the
-# outcome pending, passed on replay and stored in the warehouse.
+# outcome pending, passed on replay and stored in the warehouse, or fixed at the source (a
+# valid record of the same key and at least its version was stored).
 HELD: Final = "held"
 REPLAYED: Final = "replayed"
 RELEASED: Final = "released"
+SUPERSEDED: Final = "superseded"
+
+# Statements name at most this many values, well below SQLite's and PostgreSQL's limits on
+# bound parameters even with three columns a value.
+CHUNK: Final = 1000
+
+# Advisory lock names (PostgreSQL). SQLite needs none: it lets one writer in at a time.
+PROJECTIONS_LOCK: Final = "lgsp.projections"
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """``value`` in UTC; SQLite gives stored times back without their zone, which is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def row_key(dataset: Dataset, row: Mapping[str, Any]) -> str:
+    """A row's record key as connectors key its Kafka messages: key values joined by ``|``."""
+    return "|".join(str(row[column_name(path)]) for path in dataset.key)
+
+
+def member_of(
+    connection: Connection, column: ColumnElement[Any], values: Collection[str]
+) -> ColumnElement[bool]:
+    """``column IN values`` for text values, sent as one parameter however many there are.
+
+    An ``IN`` list binds one parameter per value, and rendering and binding thousands of them
+    costs more than the indexed lookup they feed; an array (PostgreSQL) or a JSON list
+    (SQLite) is one parameter, and the lookup still uses the column's index.
+    """
+    listed = sorted(values)
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, listed, type_=postgresql.ARRAY(Text())))
+    each = func.json_each(bindparam(None, json.dumps(listed), type_=Text())).table_valued("value")
+    return column.in_(select(each.c.value))
+
+
+def lock(connection: Connection, name: str) -> None:
+    """Hold the transaction-scoped lock ``name`` until the transaction ends.
+
+    On PostgreSQL two transactions that read each other's tables (a person and a death of
+    that person stored at once) would each miss the other's uncommitted rows; taking the same
+    lock first makes the second one read after the first commits. The lock is per schema, so
+    warehouses sharing a database do not wait for each other. SQLite already admits one
+    writer at a time, so nothing is done there.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest()
+    connection.execute(
+        select(
+            func.pg_advisory_xact_lock(
+                func.hashtext(func.current_schema()), int.from_bytes(digest, signed=True)
+            )
+        )
+    )
 
 
 def _insert(connection: Connection, table: Table) -> Any:
@@ -26,6 +111,14 @@ def _insert(connection: Connection, table: Table) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"the warehouse supports SQLite and PostgreSQL, not {dialect}")
+
+
+def insert_many(
+    connection: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run an INSERT (or upsert) for many rows: one executemany, nothing for no rows."""
+    if rows:
+        connection.execute(statement, list(rows))
 
 
 def upsert_records(
@@ -54,8 +147,96 @@ def upsert_records(
         set_=updates,
         where=table.c[version] < statement.excluded[version],
     )
-    connection.execute(statement, list(newest.values()))
+    insert_many(connection, statement, list(newest.values()))
     return len(newest)
+
+
+def upsert_rows(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: Sequence[str]
+) -> None:
+    """Insert rows, replacing every other column of a row whose key is already there."""
+    if not rows:
+        return
+    statement: Insert = _insert(connection, table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in key}
+    insert_many(
+        connection, statement.on_conflict_do_update(index_elements=list(key), set_=updates), rows
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """One clean record a sink consumed: where it was read, its key and its warehouse row."""
+
+    topic: str
+    partition: int
+    offset: int
+    record_key: str
+    row: Mapping[str, Any]
+
+
+def log_ingest(
+    connection: Connection, dataset: Dataset, consumed: Sequence[Consumed], at: datetime
+) -> None:
+    """Note every consumed record in ``ingest_log``; an offset seen before is left alone."""
+    if not consumed:
+        return
+    version = column_name(dataset.version_field)
+    entries = {
+        (item.topic, item.partition, item.offset): {
+            "topic": item.topic,
+            "partition": item.partition,
+            "offset": item.offset,
+            "dataset": dataset.id,
+            "record_key": item.record_key[:RECORD_KEY_LENGTH],
+            "version": utc(item.row.get(version)),
+            "trace_id": item.row.get("trace_id"),
+            "ingested_at": at,
+        }
+        for item in consumed
+    }
+    table = IngestLog.__table__
+    statement: Insert = _insert(connection, table)
+    insert_many(
+        connection,
+        statement.on_conflict_do_nothing(index_elements=["topic", "partition", "offset"]),
+        list(entries.values()),
+    )
+
+
+def supersede_quarantine(connection: Connection, dataset_id: str, keys: Collection[str]) -> int:
+    """Mark ``superseded`` the held rows of these keys that a stored valid record outdates.
+
+    A held row is outdated when the ingest log has a record of its dataset and key whose
+    version is at least the row's. A row whose version is unknown (its bytes never decoded,
+    or the connector held a source row) is outdated by any: the source has since sent a valid
+    record for the key. Both the sink and the quarantine agent call this, so the outcome does
+    not depend on which of the valid record and the dead letter is written first.
+
+    Returns:
+        The number of rows that changed status.
+    """
+    wanted = sorted({key[:RECORD_KEY_LENGTH] for key in keys})
+    log = IngestLog.__table__
+    changed = 0
+    for chunk in chunks(wanted):
+        stored = exists().where(
+            log.c.dataset == Quarantine.dataset,
+            log.c.record_key == Quarantine.record_key,
+            or_(Quarantine.record_version.is_(None), log.c.version >= Quarantine.record_version),
+        )
+        result = connection.execute(
+            update(Quarantine)
+            .where(
+                Quarantine.dataset == dataset_id,
+                Quarantine.status == HELD,
+                member_of(connection, Quarantine.record_key, chunk),
+                stored,
+            )
+            .values(status=SUPERSEDED)
+        )
+        changed += int(result.rowcount)
+    return changed
 
 
 def insert_quarantine(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -63,8 +244,9 @@ def insert_quarantine(connection: Connection, rows: Iterable[Mapping[str, Any]])
 
     A dead letter whose row is ``replayed`` or ``released`` puts that row back to ``held``
     with the new stage, rules, failures, lineage and time: a replay failed again, or the same
-    bytes failed once more. A row already ``held`` is left as it is, so a redelivered dead
-    letter changes nothing.
+    bytes failed once more. A row already ``held`` or ``superseded`` is left as it is, so a
+    redelivered dead letter changes nothing. A row held now whose key already has a valid
+    record of at least its version stored is ``superseded`` at once.
     """
     latest: dict[tuple[Any, Any], Mapping[str, Any]] = {}
     # One statement may not touch a row twice (PostgreSQL refuses), so collapse first.
@@ -72,6 +254,8 @@ def insert_quarantine(connection: Connection, rows: Iterable[Mapping[str, Any]])
         latest[(row["dataset"], row["fingerprint"])] = row
     if not latest:
         return
+    # Taken before any row is written, so a sink holding the lock never waits on our rows.
+    lock(connection, PROJECTIONS_LOCK)
     table = Quarantine.__table__
     statement: Insert = _insert(connection, table)
     # Same dataset and fingerprint means the same payload, so only the verdict is updated.
@@ -79,9 +263,16 @@ def insert_quarantine(connection: Connection, rows: Iterable[Mapping[str, Any]])
     statement = statement.on_conflict_do_update(
         index_elements=["dataset", "fingerprint"],
         set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in unchanged},
-        where=table.c.status != HELD,
+        # Not ``NOT IN``: an expanding parameter cannot run as executemany.
+        where=and_(table.c.status != HELD, table.c.status != SUPERSEDED),
     )
-    connection.execute(statement, list(latest.values()))
+    insert_many(connection, statement, list(latest.values()))
+    keys_by_dataset: dict[str, set[str]] = {}
+    for (dataset_id, _), row in latest.items():
+        if row.get("record_key") is not None:
+            keys_by_dataset.setdefault(dataset_id, set()).add(row["record_key"])
+    for dataset_id, keys in sorted(keys_by_dataset.items()):
+        supersede_quarantine(connection, dataset_id, keys)
 
 
 def release_quarantine(connection: Connection, dataset: Dataset, row_ids: Iterable[int]) -> int:

@@ -95,7 +95,7 @@ def worker(
     ] = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
 ) -> None:
-    """Run the stream worker (validate, sink, quarantine agents) until stopped."""
+    """Run the stream worker (validate, sink, quarantine, share agents) until stopped."""
     from hub.runtime import Runtime
     from schemas.catalogue import default_catalogue
     from streams.app import WorkerConfig, run_worker
@@ -113,6 +113,7 @@ def worker(
                 workdir=endpoints.workdir,
                 datasets=tuple(dataset or ()),
                 partitions=endpoints.topic_partitions,
+                pseudonym_key=endpoints.pseudonym_key,
             ),
             loglevel=loglevel,
         )

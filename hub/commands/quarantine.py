@@ -53,8 +53,11 @@ def quarantine_list(
         typer.Option(formats=["%Y-%m-%d"], help="Only rows held on or after this day (ICT)"),
     ] = None,
     status: Annotated[
-        Literal["held", "replayed", "released", "all"],
-        typer.Option(help="held: in the queue; replayed: outcome pending; released: stored"),
+        Literal["held", "replayed", "released", "superseded", "all"],
+        typer.Option(
+            help="held: in the queue; replayed: outcome pending; released: stored; "
+            "superseded: fixed at the source, a valid record of the key was stored"
+        ),
     ] = "held",
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many, newest first")] = 50,
     workdir: WorkdirOption = None,
@@ -251,6 +254,9 @@ def quarantine_replay(
                 outcome, reason = "[yellow]not judged in time; held[/]", Text("")
             elif entry.status == "released":
                 outcome, reason = "[green]released[/]", Text("")
+            elif entry.status == "superseded":
+                # Failed again, but the source has since sent a valid record of the key.
+                outcome, reason = "[green]superseded[/]", _reasons(entry.failures)
             else:
                 outcome, reason = "[red]held again[/]", _reasons(entry.failures)
             table.add_row(
@@ -258,10 +264,12 @@ def quarantine_replay(
             )
         out.print(table)
         released = sum(entry.status == "released" for entry in result.outcomes)
+        superseded = sum(entry.status == "superseded" for entry in result.outcomes)
+        held_again = len(result.outcomes) - released - superseded - len(timed_out)
         out.print(
             f"replayed {len(result.replayed)}: released {released}, "
-            f"held again {len(result.outcomes) - released - len(timed_out)}, "
-            f"not judged in time {len(timed_out)}"
+            + (f"superseded {superseded}, " if superseded else "")
+            + f"held again {held_again}, not judged in time {len(timed_out)}"
         )
     elif result.replayed:
         out.print(

@@ -108,3 +108,123 @@ def test_secrets_are_passed_from_the_environment_never_written_down() -> None:
         for key, value in service["environment"].items():
             if not key.startswith("LGSP_"):
                 assert str(value).startswith("${"), key
+
+
+# --- Kafka access control -----------------------------------------------------------------
+
+
+def kafka_properties() -> dict[str, str]:
+    """The broker's server properties, read back from the apache/kafka image's env names.
+
+    The image maps ``a.b`` to ``KAFKA_A_B``, ``a_b`` to ``KAFKA_A__B`` and ``a-b`` to
+    ``KAFKA_A___B``.
+    """
+    properties = {}
+    for name, value in SERVICES["kafka"]["environment"].items():
+        if not name.startswith("KAFKA_"):
+            continue
+        key = name.removeprefix("KAFKA_").replace("___", "-").replace("__", "\0")
+        properties[key.replace("_", ".").replace("\0", "_").lower()] = str(value)
+    return properties
+
+
+def listeners(value: str) -> dict[str, str]:
+    """``NAME://host:port,...`` as {name: host:port}."""
+    return dict(item.split("://", 1) for item in value.split(","))
+
+
+def test_kafka_authorises_every_request_by_acl() -> None:
+    props = kafka_properties()
+    assert props["authorizer.class.name"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    )
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+
+
+def test_consuming_systems_reach_kafka_only_over_sasl_scram() -> None:
+    props = kafka_properties()
+    protocols = dict(item.split(":") for item in props["listener.security.protocol.map"].split(","))
+    bound = listeners(props["listeners"])
+    assert set(bound) == set(protocols)
+    published = {int(port.split(":")[-1]) for port in SERVICES["kafka"]["ports"]}
+    for name, address in bound.items():
+        port = int(address.rsplit(":", 1)[1])
+        if port in published:
+            assert protocols[name].startswith("SASL_"), (name, "is published without SASL")
+    sasl = [name for name, protocol in protocols.items() if protocol.startswith("SASL_")]
+    assert sasl, "no SASL listener for consuming systems"
+    for name in sasl:
+        listener = name.lower()
+        mechanisms = props.get(f"listener.name.{listener}.sasl.enabled.mechanisms")
+        assert mechanisms is not None
+        for mechanism in mechanisms.split(","):
+            assert mechanism.startswith("SCRAM-"), "users per system without a static file"
+            jaas = props[f"listener.name.{listener}.{mechanism.lower()}.sasl.jaas.config"]
+            assert jaas.startswith("org.apache.kafka.common.security.scram.ScramLoginModule")
+            assert jaas.endswith(";")
+        assert int(listeners(props["advertised.listeners"])[name].rsplit(":", 1)[1]) in published
+
+
+def test_the_hub_s_own_services_are_the_super_users_on_an_unpublished_listener() -> None:
+    props = kafka_properties()
+    protocols = dict(item.split(":") for item in props["listener.security.protocol.map"].split(","))
+    advertised = listeners(props["advertised.listeners"])
+    hub_listener = next(name for name, address in advertised.items() if address == "kafka:9092")
+    assert protocols[hub_listener] == "PLAINTEXT"
+    assert props["inter.broker.listener.name"] == hub_listener
+    published = {port.split(":")[-1] for port in SERVICES["kafka"]["ports"]}
+    assert "9092" not in published
+    # A plaintext client is ANONYMOUS: only the hub's services can be one.
+    assert props["super.users"].split(";") == ["User:ANONYMOUS"]
+    for name, service in HUB_SERVICES.items():
+        assert service["environment"]["LGSP_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+
+
+def test_acl_commands_the_grants_imply_target_the_hub_s_listener() -> None:
+    from hub.access.grants import Status, SubscriptionView
+    from hub.access.kafka_acls import DEFAULT_BOOTSTRAP, AclTarget, acl_script
+
+    props = kafka_properties()
+    hub_listener = next(
+        name
+        for name, address in listeners(props["advertised.listeners"]).items()
+        if address == HUB_SERVICES["worker"]["environment"]["LGSP_BOOTSTRAP_SERVERS"]
+    )
+    # Run inside the Kafka container, the commands reach the listener the hub's services use.
+    hub_port = listeners(props["listeners"])[hub_listener].rsplit(":", 1)[1]
+    assert f"localhost:{hub_port}" == DEFAULT_BOOTSTRAP
+    grant = SubscriptionView.model_validate(
+        {
+            "id": 1,
+            "system_id": "000.00.00.H42/so-y-te-portal",
+            "dataset": "civil.birth",
+            "purpose": "Cấp thẻ bảo hiểm y tế cho trẻ dưới 6 tuổi",
+            "personal_data_requested": True,
+            "status": Status.GRANTED,
+            "personal_data": False,
+            "requested_at": "2026-11-01T08:00:00+07:00",
+            "requested_by": "Nguyễn Thị Mai",
+            "decided_at": "2026-11-02T08:00:00+07:00",
+            "decided_by": "Trần Văn Nam",
+            "decision_note": None,
+        }
+    )
+    script = acl_script([grant], default_catalogue(), AclTarget())
+    assert (
+        "--add --allow-principal User:000.00.00.H42/so-y-te-portal --operation Read "
+        "--operation Describe --topic shared.civil.birth"
+    ) in script
+    assert "--remove --force --allow-principal User:000.00.00.H42/so-y-te-portal" in script
+
+
+def test_the_data_api_and_the_worker_share_the_secret_pseudonym_key() -> None:
+    api = SERVICES["api"]
+    assert api["command"][:2] == ["lgsp", "api"]
+    port = api["command"][api["command"].index("--port") + 1]
+    assert f"{port}:{port}" in api["ports"]
+    keys = {name: SERVICES[name]["environment"]["LGSP_PSEUDONYM_KEY"] for name in ("api", "worker")}
+    assert keys["api"] == keys["worker"]
+    assert keys["api"].startswith("${LGSP_PSEUDONYM_KEY:?"), "required, from the environment"
+    for name, service in HUB_SERVICES.items():
+        if name.startswith("connector-"):
+            assert "LGSP_PSEUDONYM_KEY" not in service["environment"], name

@@ -369,6 +369,36 @@ def test_a_record_replayed_unchanged_is_held_again_with_the_same_failures(held: 
     assert after.origin_offset != before.origin_offset
 
 
+def test_a_record_fixed_at_the_source_supersedes_its_held_row(held: Held) -> None:
+    fixed = person(
+        UNKNOWN_COMMUNE["personal_id"],
+        permanent_residence={"commune_code": "18073", "address": "Thôn 1, phường Thành Sen"},
+        updated_at=UNKNOWN_COMMUNE["updated_at"] + timedelta(days=1),
+    )
+    with RegistryClient(held.endpoints.registry_url) as client:
+        codec = AvroCodec(client)
+        value = codec.encode(
+            codec.register(f"{PERSON.raw_topic}-value", PERSON.avro_schema()), fixed
+        )
+    key = fixed["personal_id"]
+    lineage = {h.SOURCE_SYSTEM: "population", h.AGENCY_ID: PERSON.owner_agency, h.TRACE_ID: key}
+    produce(held.endpoints, PERSON.raw_topic, key, value, lineage)
+    # Stored, and no longer held: the queue counts only what still needs a steward.
+    wait_for_counts(held.endpoints, held.worker, (3, 2))
+    engine = warehouse_engine(held.settings)
+    try:
+        assert show_quarantine(engine, held.unknown_commune).status == "superseded"
+        assert show_quarantine(engine, held.bad_shape).status == "held"
+    finally:
+        engine.dispose()
+    assert held.unknown_commune not in {row["id"] for row in rows(held)}
+    assert [row["id"] for row in rows(held, "--status", "superseded")] == [held.unknown_commune]
+
+    result = lgsp(held.endpoints, "replay", str(held.unknown_commune))
+    assert result.returncode == 1, result.stderr
+    assert "superseded: a valid record of the same key" in " ".join(result.stdout.split())
+
+
 def test_list_filters_on_both_databases(warehouse_url: str) -> None:
     engine = create_warehouse_engine(warehouse_url)
     init_warehouse(engine)

@@ -10,7 +10,9 @@ from schemas.catalogue import default_catalogue
 from streams.verdicts import RowBuilder
 from warehouse.db import create_warehouse_engine, init_warehouse
 from warehouse.models import Quarantine, dataset_table
+from warehouse.projections import store_clean_batch
 from warehouse.store import (
+    Consumed,
     count_rows,
     insert_quarantine,
     release_quarantine,
@@ -106,6 +108,7 @@ def dead_letter(**changes: object) -> dict:
         "reason": "personal id 04209000123 is not 12 digits",
         "failures": "[]",
         "record_key": "04209000123",
+        "record_version": None,
         "payload": b"\x00\x00\x00\x00\x01",
         "status": "held",
         "quarantined_at": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
@@ -217,4 +220,108 @@ def test_releasing_touches_only_the_dataset_s_rows_named(warehouse_url: str) -> 
     assert count_rows(engine, PERSON) == (0, 0)
     set_status(engine, "held")
     assert count_rows(engine, PERSON) == (0, 2)
+    engine.dispose()
+
+
+def store_valid(engine, record: dict, offset: int) -> None:
+    row = RowBuilder(PERSON).row(record, HEADERS)
+    consumed = Consumed(
+        topic=PERSON.clean_topic,
+        partition=0,
+        offset=offset,
+        record_key=record["personal_id"],
+        row=row,
+    )
+    with engine.begin() as connection:
+        store_clean_batch(connection, PERSON, [consumed])
+
+
+def statuses(engine) -> dict[str, str]:
+    return {row["fingerprint"][:2]: row["status"] for row in quarantine_rows(engine)}
+
+
+KEY = "042090001234"
+V1, V2, V3 = (datetime(2026, 3, day, 8, 0, tzinfo=UTC) for day in (1, 2, 3))
+
+
+def test_a_stored_valid_record_supersedes_held_rows_not_newer(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    other = default_catalogue().dataset("civil.birth")
+    with engine.begin() as connection:
+        insert_quarantine(
+            connection,
+            [
+                dead_letter(fingerprint="a1" * 32, record_key=KEY, record_version=V1),
+                dead_letter(fingerprint="a2" * 32, record_key=KEY, record_version=V2),
+                dead_letter(fingerprint="a3" * 32, record_key=KEY, record_version=V3),
+                # Undecodable bytes: no version to compare, and the key now has a valid record.
+                dead_letter(fingerprint="a4" * 32, record_key=KEY, stage="decode"),
+                dead_letter(fingerprint="a5" * 32, record_key="042090009999", record_version=V1),
+                dead_letter(
+                    fingerprint="a6" * 32, dataset=other.id, record_key=KEY, record_version=V1
+                ),
+            ],
+        )
+    assert count_rows(engine, PERSON) == (0, 5)
+    store_valid(engine, person("Nguyễn Văn Hùng", V2, KEY), offset=0)
+    assert statuses(engine) == {
+        "a1": "superseded",
+        "a2": "superseded",
+        "a3": "held",
+        "a4": "superseded",
+        "a5": "held",
+        "a6": "held",
+    }
+    assert count_rows(engine, PERSON) == (1, 2)
+    engine.dispose()
+
+
+def test_a_dead_letter_older_than_the_stored_record_is_superseded_at_once(
+    warehouse_url: str,
+) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    store_valid(engine, person("Nguyễn Văn Hùng", V2, KEY), offset=0)
+    with engine.begin() as connection:
+        insert_quarantine(
+            connection,
+            [
+                dead_letter(fingerprint="b1" * 32, record_key=KEY, record_version=V1),
+                dead_letter(fingerprint="b2" * 32, record_key=KEY, record_version=V3),
+            ],
+        )
+    assert statuses(engine) == {"b1": "superseded", "b2": "held"}
+    # Redelivered, the dead letter leaves its superseded row alone.
+    with engine.begin() as connection:
+        insert_quarantine(
+            connection, [dead_letter(fingerprint="b1" * 32, record_key=KEY, record_version=V1)]
+        )
+    assert statuses(engine) == {"b1": "superseded", "b2": "held"}
+    assert count_rows(engine, PERSON) == (1, 1)
+    # The newer fix arrives: the last held row goes too.
+    store_valid(engine, person("Nguyễn Văn Hùng", V3, KEY), offset=1)
+    assert statuses(engine) == {"b1": "superseded", "b2": "superseded"}
+    assert count_rows(engine, PERSON) == (1, 0)
+    engine.dispose()
+
+
+def test_a_replayed_record_stored_is_released_not_superseded(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    with engine.begin() as connection:
+        insert_quarantine(
+            connection, [dead_letter(fingerprint="c1" * 32, record_key=KEY, record_version=V2)]
+        )
+    set_status(engine, "replayed")
+    [held] = quarantine_rows(engine)
+    row = RowBuilder(PERSON).row(person("Nguyễn Văn Hùng", V2, KEY), HEADERS)
+    with engine.begin() as connection:
+        store_clean_batch(
+            connection,
+            PERSON,
+            [Consumed(PERSON.clean_topic, 0, 0, KEY, row)],
+            released=[held["id"]],
+        )
+    assert statuses(engine) == {"c1": "released"}
     engine.dispose()
