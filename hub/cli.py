@@ -12,6 +12,7 @@ from hub.commands.common import CommandError, err
 from hub.commands.connectors import connector_app
 from hub.commands.contracts import asyncapi, catalogue_app, registry_app, schemas_app
 from hub.commands.pipeline import bench, demo, simulate, validate, worker
+from hub.commands.quality import quality_app
 from hub.commands.quarantine import quarantine_app
 from hub.commands.warehouse import warehouse_app
 from hub.commands.web import web
@@ -29,6 +30,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(connector_app, name="connector")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(quality_app, name="quality")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(subscription_app, name="subscription")
 app.add_typer(apikey_app, name="apikey")
@@ -44,6 +46,7 @@ _USER_ERRORS = (
     ("connectors.base", "SourceUnavailable"),
     ("connectors.runner", "PublishError"),
     ("connectors.scaffold", "ScaffoldError"),
+    ("connectors.simulators.register", "RegisterError"),
     ("hub.access.errors", "AccessError"),
     ("hub.broker", "BrokerError"),
     ("hub.contracts", "ContractError"),

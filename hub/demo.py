@@ -122,6 +122,7 @@ class QualitySummary(BaseModel):
     success: bool
     evaluated: int
     failed: int
+    critical_failed: int
 
 
 class DemoResult(BaseModel):
@@ -170,14 +171,16 @@ def reset_demo_state(settings: Settings, catalogue: Catalogue) -> None:
 
 
 def split_records(records: int) -> dict[str, int]:
-    """Records per source system; the population takes what the shares leave."""
-    counts = {
+    """Records per source system; the population takes what the shares leave.
+
+    The population comes first: the other simulators draw the people they name from it.
+    """
+    others = {
         source.system: round(records * source.share)
         for source in DEMO_SOURCES
         if source.system != "population"
     }
-    counts["population"] = records - sum(counts.values())
-    return counts
+    return {"population": records - sum(others.values()), **others}
 
 
 def run_demo(
@@ -222,15 +225,26 @@ def run_demo(
         worker.stop()
         progress.phase("running the quality suites", None)
         # Great Expectations takes seconds to import; the demo shows progress first.
+        from quality.history import store_quality_run
         from quality.suites import run_quality
 
-        quality = run_quality(endpoints.warehouse_url, workdir, list(expected))
+        # Freshness is judged on the simulated clock the sources were written at.
+        simulated_now = max(manifest.start for manifest in manifests.values())
+        quality = run_quality(endpoints.warehouse_url, workdir, list(expected), now=simulated_now)
+        engine = create_warehouse_engine(endpoints.warehouse_url)
+        try:
+            store_quality_run(engine, quality)
+        finally:
+            engine.dispose()
 
     return DemoResult(
         datasets=counts,
         quality={
             dataset_id: QualitySummary(
-                success=summary.success, evaluated=summary.evaluated, failed=summary.failed
+                success=summary.success,
+                evaluated=summary.evaluated,
+                failed=summary.failed,
+                critical_failed=summary.critical_failed,
             )
             for dataset_id, summary in quality.datasets.items()
         },

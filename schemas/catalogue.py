@@ -9,13 +9,29 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import fastavro
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 CATALOGUE_PATH = SCHEMA_DIR / "catalogue.yaml"
@@ -375,11 +391,6 @@ def _field_problems(dataset: Dataset, leaves: dict[str, FieldColumn]) -> list[Ca
     for path in dataset.personal_data:
         if path not in leaves and path not in records:
             problem(path, "personal_data names a field the schema does not have")
-    for spec in dataset.expectations:
-        if spec.column is not None and spec.column not in leaves:
-            problem(
-                spec.column, f"expectation {spec.type!r} names a field the schema does not have"
-            )
     return problems
 
 
@@ -389,8 +400,9 @@ def validate_catalogue(catalogue: Catalogue) -> list[CatalogueProblem]:
     Checks: dataset ids are unique; owner agencies are agency e-IDs; each schema parses with
     fastavro, is a record and uses namespaces no other dataset uses; key fields exist, are
     single values and are never null; the version field exists, is never null and is a date,
-    timestamp, int or long; personal-data paths and expectation columns exist. Record rule
-    parameters are checked where the rules live (``quality.rules``).
+    timestamp, int or long; personal-data paths exist; every expectation is of a known type
+    with sound parameters (:func:`check_expectation`). Record rule parameters are checked where
+    the rules live (``quality.rules``).
 
     Args:
         catalogue: A loaded catalogue, or a copy with edits.
@@ -422,4 +434,363 @@ def validate_catalogue(catalogue: Catalogue) -> list[CatalogueProblem]:
         problems.extend(schema_problems)
         if leaves is not None:
             problems.extend(_field_problems(dataset, leaves))
+            problems.extend(_expectation_problems(dataset, leaves, catalogue))
     return problems
+
+
+# --- expectations ----------------------------------------------------------------------------
+# The one list of expectation types: the catalogue validator checks against it and the quality
+# suite builder (quality.suites) has a Great Expectations builder for each, so a type known here
+# and unknown there cannot exist.
+
+ColumnUse = Literal["required", "optional", "forbidden"]
+_TIMESTAMP_LOGICAL_TYPES: Final = frozenset({"date", "timestamp-millis", "timestamp-micros"})
+_DURATION = TypeAdapter(timedelta)
+
+
+class ExpectationConfigError(CatalogueError):
+    """A catalogue expectation is of an unknown type or has bad parameters.
+
+    Attributes:
+        field: The field path at fault when the problem is the expectation's column.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _share(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError("must be a share in (0, 1]")
+    return value
+
+
+def _fraction(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise ValueError("must be a share in [0, 1]")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+# Strict: a quoted "0.9" in the YAML is a mistake worth reporting, not a number.
+Share = Annotated[float, Field(strict=True), AfterValidator(_share)]
+Fraction = Annotated[float, Field(strict=True), AfterValidator(_fraction)]
+Number = Annotated[float, Field(strict=True)]
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration (``P1D``, ``PT1H``; a month counts as 30 days) as a timedelta.
+
+    Raises:
+        ValueError: ``text`` is not a positive ISO 8601 duration.
+    """
+    if not isinstance(text, str) or not text.startswith("P"):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration like P1D or PT1H")
+    try:
+        duration = _DURATION.validate_python(text)
+    except ValidationError as exc:
+        raise ValueError(f"{text!r} is not an ISO 8601 duration like P1D or PT1H") from exc
+    if duration <= timedelta(0):
+        raise ValueError(f"{text!r} is not a positive duration")
+    return duration
+
+
+class ExpectationParams(BaseModel):
+    """The parameters of one expectation type, as the catalogue gives them.
+
+    ``column_use`` says whether the type checks one field (``required``), may default to one
+    (``optional``) or checks the whole table (``forbidden``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column_use: ClassVar[ColumnUse] = "required"
+
+
+class NotNullParams(ExpectationParams):
+    """Every row has the field."""
+
+
+class UniqueParams(ExpectationParams):
+    """No two rows share a value of the field (nulls aside)."""
+
+
+class CompletenessParams(ExpectationParams):
+    """At least ``min`` of the rows have the field."""
+
+    min: Share
+
+
+class InSetParams(ExpectationParams):
+    """Every value is one of ``values``."""
+
+    values: tuple[StrictStr | StrictInt | StrictFloat | StrictBool, ...]
+
+    @field_validator("values")
+    @classmethod
+    def _non_empty(cls, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not values:
+            raise ValueError("must be a non-empty list")
+        return values
+
+
+class BetweenParams(ExpectationParams):
+    """Every value lies in [``min``, ``max``]; either bound may be left open."""
+
+    min: Number | None = None
+    max: Number | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> BetweenParams:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' {self.min:g} is above 'max' {self.max:g}")
+        return self
+
+
+class InReferenceParams(ExpectationParams):
+    """Every code is an administrative unit code of the given level in a published list."""
+
+    reference: Literal["province", "district", "commune"]
+
+
+class FormatParams(ExpectationParams):
+    """At least ``min`` of the present values match the regular expression ``pattern``.
+
+    The pattern runs in the database (PostgreSQL's ``~``, Python's ``re`` on SQLite) with search
+    semantics, so anchor it with ``^...$``; keep to the syntax both share.
+    """
+
+    pattern: Annotated[str, Field(strict=True, min_length=1)]
+    min: Share = 1.0
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        return pattern
+
+
+class ExistsInParams(ExpectationParams):
+    """Every present value is a value of ``field`` in dataset ``dataset``'s table."""
+
+    dataset: Annotated[str, Field(strict=True)]
+    field: Annotated[str, Field(strict=True)]
+
+
+class FreshnessParams(ExpectationParams):
+    """The newest value of the field (the version field unless ``column`` is given) is at most
+    ``max_age`` old (the dataset's ``update_frequency`` unless given)."""
+
+    column_use: ClassVar[ColumnUse] = "optional"
+
+    max_age: Annotated[str, Field(strict=True)] | None = None
+
+    @field_validator("max_age")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class VolumeParams(ExpectationParams):
+    """The row count changed since the last stored run by at most ``max_drop`` (a share of
+    the earlier count lost) and ``max_growth`` (a share gained). A first run passes."""
+
+    column_use: ClassVar[ColumnUse] = "forbidden"
+
+    max_drop: Fraction | None = None
+    max_growth: Annotated[float, Field(strict=True), AfterValidator(_non_negative)] | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> VolumeParams:
+        if self.max_drop is None and self.max_growth is None:
+            raise ValueError("give 'max_drop', 'max_growth' or both")
+        return self
+
+
+EXPECTATION_TYPES: Final[Mapping[str, type[ExpectationParams]]] = MappingProxyType(
+    {
+        "not_null": NotNullParams,
+        "unique": UniqueParams,
+        "completeness": CompletenessParams,
+        "in_set": InSetParams,
+        "between": BetweenParams,
+        "in_reference": InReferenceParams,
+        "format": FormatParams,
+        "exists_in": ExistsInParams,
+        "freshness": FreshnessParams,
+        "volume": VolumeParams,
+    }
+)
+"""Every expectation type the catalogue may declare, with its parameters."""
+
+
+def _params_error(exc: ValidationError) -> str:
+    """A pydantic error on expectation parameters as one short line."""
+    first = exc.errors()[0]
+    if first["type"] == "extra_forbidden":
+        extra = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
+        return f"unexpected parameter(s) {', '.join(extra)}"
+    name = str(first["loc"][0]) if first["loc"] else None
+    if first["type"] == "missing":
+        return f"missing parameter {name!r}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if name is None:
+        return message
+    shown = repr(first["input"])
+    got = "" if shown in message else f", got {shown}"
+    return f"parameter {name!r} {message[0].lower()}{message[1:]}{got}"
+
+
+def _leaves(dataset: Dataset) -> dict[str, FieldColumn]:
+    try:
+        return {leaf.path: leaf for leaf in leaf_fields(dataset.avro_schema())}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ExpectationConfigError(f"cannot read the schema of {dataset.id!r}: {exc}") from exc
+
+
+def freshness_column(dataset: Dataset, spec: ExpectationSpec) -> str:
+    """The field path a freshness expectation checks: its column, else the version field."""
+    return spec.column or dataset.version_field
+
+
+def freshness_max_age(dataset: Dataset, params: FreshnessParams) -> timedelta:
+    """The age the newest record may reach: ``max_age``, else the declared update frequency."""
+    if params.max_age is not None:
+        return parse_duration(params.max_age)
+    try:
+        return parse_duration(dataset.update_frequency)
+    except ValueError as exc:
+        raise ExpectationConfigError(f"update_frequency: {exc}") from exc
+
+
+def check_expectation(
+    spec: ExpectationSpec,
+    dataset: Dataset,
+    catalogue: Catalogue,
+    leaves: Mapping[str, FieldColumn] | None = None,
+) -> ExpectationParams:
+    """An expectation's parameters, checked against its type, its schema and the catalogue.
+
+    Args:
+        spec: The expectation as the catalogue declares it.
+        dataset: The dataset declaring it.
+        catalogue: The catalogue, where ``exists_in`` finds the dataset it names.
+        leaves: The dataset's schema fields by path, when the caller already has them.
+
+    Returns:
+        The typed parameters (a subclass of :class:`ExpectationParams`).
+
+    Raises:
+        ExpectationConfigError: The problem in one line, without the dataset's name; ``field``
+            is set when the problem is the expectation's column.
+    """
+    params_type = EXPECTATION_TYPES.get(spec.type)
+    if params_type is None:
+        raise ExpectationConfigError(
+            f"unknown type; known types: {', '.join(sorted(EXPECTATION_TYPES))}"
+        )
+    leaves = _leaves(dataset) if leaves is None else leaves
+    if params_type.column_use == "required" and spec.column is None:
+        raise ExpectationConfigError("missing 'column'")
+    if params_type.column_use == "forbidden" and spec.column is not None:
+        raise ExpectationConfigError(
+            f"takes no 'column' (it checks the whole table), got {spec.column!r}"
+        )
+    if spec.column is not None and spec.column not in leaves:
+        raise ExpectationConfigError(f"the schema has no field {spec.column!r}", field=spec.column)
+    try:
+        params = params_type.model_validate(spec.params)
+    except ValidationError as exc:
+        raise ExpectationConfigError(_params_error(exc)) from exc
+    if isinstance(params, ExistsInParams):
+        _check_exists_in(spec, params, leaves, catalogue)
+    elif isinstance(params, FreshnessParams):
+        path = freshness_column(dataset, spec)
+        leaf = leaves.get(path)
+        if leaf is None:
+            raise ExpectationConfigError(f"the schema has no field {path!r}", field=path)
+        if leaf.logical_type not in _TIMESTAMP_LOGICAL_TYPES:
+            raise ExpectationConfigError(
+                f"field {path!r} is not a date or a timestamp; freshness needs one", field=path
+            )
+        freshness_max_age(dataset, params)
+    return params
+
+
+def _check_exists_in(
+    spec: ExpectationSpec,
+    params: ExistsInParams,
+    leaves: Mapping[str, FieldColumn],
+    catalogue: Catalogue,
+) -> None:
+    try:
+        target = catalogue.dataset(params.dataset)
+    except CatalogueError as exc:
+        raise ExpectationConfigError(f"parameter 'dataset': {exc}") from exc
+    target_leaves = _leaves(target)
+    field = target_leaves.get(params.field)
+    if field is None:
+        raise ExpectationConfigError(
+            f"parameter 'field': dataset {target.id!r} has no field {params.field!r}"
+        )
+    column = leaves[str(spec.column)]
+    if (_base_type(column), column.logical_type) != (_base_type(field), field.logical_type):
+        raise ExpectationConfigError(
+            f"{spec.column!r} and {target.id}'s {params.field!r} are of different types",
+            field=spec.column,
+        )
+
+
+def _expectation_problems(
+    dataset: Dataset, leaves: dict[str, FieldColumn], catalogue: Catalogue
+) -> list[CatalogueProblem]:
+    problems = []
+    for index, spec in enumerate(dataset.expectations):
+        try:
+            check_expectation(spec, dataset, catalogue, leaves)
+        except ExpectationConfigError as exc:
+            problems.append(
+                CatalogueProblem(
+                    dataset=dataset.id,
+                    field=exc.field or f"expectations[{index}]",
+                    message=f"expectation {spec.type!r} (expectations[{index}]): {exc}",
+                )
+            )
+    return problems
+
+
+def expectation_where(dataset: Dataset, index: int) -> str:
+    """How a one-line error names an expectation: its dataset, type and position."""
+    spec = dataset.expectations[index]
+    return f"dataset {dataset.id!r}, expectation {spec.type!r} (expectations[{index}])"
+
+
+def check_expectations(dataset: Dataset, catalogue: Catalogue) -> list[ExpectationParams]:
+    """Every expectation of a dataset checked (:func:`check_expectation`), in order.
+
+    Raises:
+        ExpectationConfigError: The first problem, naming the dataset and the expectation.
+    """
+    leaves = _leaves(dataset)
+    checked = []
+    for index, spec in enumerate(dataset.expectations):
+        try:
+            checked.append(check_expectation(spec, dataset, catalogue, leaves))
+        except ExpectationConfigError as exc:
+            raise ExpectationConfigError(
+                f"{expectation_where(dataset, index)}: {exc}", field=exc.field
+            ) from exc
+    return checked

@@ -11,6 +11,8 @@ from connectors.simulators.manifest import SimulationManifest
 Simulator = Callable[[Path, int, float, int], SimulationManifest]
 
 # System name -> "module:function"; imported on use, since each simulator carries its data.
+# The population comes first: civil status and business registration name the people of the
+# register it writes into the sibling directory (see connectors.simulators.register).
 SIMULATORS: dict[str, str] = {
     "population": "connectors.simulators.population:simulate_population",
     "civil_status": "connectors.simulators.civil_status:simulate_civil_status",

@@ -16,6 +16,13 @@ for most, issued in registration order), a name that fits its legal form and tra
 and branches in communes valid on the day of its last update, a legal representative whose
 personal id is well formed, VSIC 2018 level-4 business lines with exactly one main line, dates
 in order and before ``start``. Each spoiled enterprise breaks exactly one thing.
+
+Legal representatives are shared with the population register
+(:mod:`connectors.simulators.register`), read from the sibling ``population`` directory or the
+``population`` argument: most are its residents, with their id and name, of age when the
+enterprise last registered a change; the others are people it does not hold (founders living in
+another province, foreign investors without a Vietnamese id). Spoiled residents of the register
+are never named. Without a register, every representative is invented.
 """
 
 from __future__ import annotations
@@ -41,8 +48,16 @@ from typing import Annotated, Any, TypeVar
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from connectors.simulators import identities as ids
 from connectors.simulators import vietnamese_names as vn
 from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
+from connectors.simulators.register import (
+    PopulationRegister,
+    Resident,
+    age_on,
+    find_register,
+    register_location,
+)
 from schemas.reference import AdminUnit, AdminUnits, load_admin_units
 from schemas.serving import BackgroundServer, BackgroundServerError
 
@@ -145,16 +160,23 @@ TITLES: dict[str, tuple[tuple[str, float], ...]] = {
     ),
     "PARTNERSHIP": (("Thành viên hợp danh", 1.0),),
 }
-# Where legal representatives' ids were issued (birth registration province, 3 digits).
+# Where legal representatives the register does not hold had their birth registered.
 REPRESENTATIVE_PROVINCES: tuple[tuple[str, float], ...] = (
-    ("042", 85.0),
-    ("040", 6.0),
-    ("001", 3.0),
-    ("038", 2.0),
-    ("044", 2.0),
-    ("079", 2.0),
+    ("42", 85.0),
+    ("40", 6.0),
+    ("01", 3.0),
+    ("38", 2.0),
+    ("44", 2.0),
+    ("79", 2.0),
 )
+REPRESENTATIVES_BORN_FROM = 1950
 REPEAT_REPRESENTATIVE_SHARE = 0.06  # one person heads several enterprises
+# With a population register, the share of representatives drawn from it when it has someone
+# who fits; the others live in another province.
+REGISTER_REPRESENTATIVE_SHARE = 0.88
+REPRESENTATIVE_FEMALE_SHARE = 0.3
+REPRESENTATIVE_AGES = (20, 76)  # at ``start``
+ADULT_AGE = 18  # a representative is of age when the enterprise registers its last change
 # Foreign-invested companies (Vũng Áng economic zone) may be represented by a foreigner, who
 # has no Vietnamese personal id.
 FOREIGN_REPRESENTATIVE_SHARE = 0.015
@@ -379,6 +401,7 @@ def simulate_business_registration(
     seed: int = 42,
     *,
     start: datetime | None = None,
+    population: Path | None = None,
 ) -> SimulationManifest:
     """Write a simulated Hà Tĩnh business registry and its manifest into ``out_dir``.
 
@@ -393,19 +416,27 @@ def simulate_business_registration(
         start: Simulated "now" (a naive value is taken as UTC), not before 2000-01-01. Every
             date and update time lies before its calendar day. Defaults to the start of today
             (UTC).
+        population: The population register to draw legal representatives from: the
+            population simulator's output directory or database. Defaults to the sibling
+            directory ``population`` of ``out_dir`` if it holds one; without a register every
+            representative is invented. Equal arguments and an equal register give identical
+            registries.
 
     Returns:
-        The manifest, also written to ``out_dir/manifest.json``.
+        The manifest, also written to ``out_dir/manifest.json``; its ``source`` names the
+        ``register`` (its database, relative to ``out_dir``) if one was used.
 
     Raises:
         ValueError: If ``records`` is not an integer >= 0, ``defect_rate`` is not a number
             between 0 and 1, or ``start`` is before 2000-01-01.
+        RegisterError: If ``population`` names no readable population database.
     """
     start_utc = simulation_start(records, defect_rate, start)
+    register = find_register(out_dir, population)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    builder = _RegistryBuilder(random.Random(seed), load_admin_units(), start_utc.date())
+    builder = _RegistryBuilder(random.Random(seed), load_admin_units(), start_utc.date(), register)
     documents = builder.build(records, round(records * defect_rate))
     # Built beside the target and renamed, so a reader never sees a half-written registry.
     temp_path = out_dir / f".{DATABASE_FILE}.tmp"
@@ -416,6 +447,9 @@ def simulate_business_registration(
     by_kind = dict.fromkeys(DEFECT_KINDS, 0)
     for _, kind, _, _ in builder.defects:
         by_kind[kind] += 1
+    source = {"database": DATABASE_FILE, "table": TABLE, "defects_table": DEFECTS_TABLE}
+    if register is not None:
+        source["register"] = register_location(out_dir, population)
     manifest = SimulationManifest(
         system=SYSTEM,
         datasets={
@@ -427,7 +461,7 @@ def simulate_business_registration(
         defect_rate=float(defect_rate),
         start=start_utc,
         created_at=datetime.now(UTC),
-        source={"database": DATABASE_FILE, "table": TABLE, "defects_table": DEFECTS_TABLE},
+        source=source,
     )
     manifest.write(out_dir)
     return manifest
@@ -608,17 +642,28 @@ class _Enterprise:
 class _RegistryBuilder:
     """Generates the enterprises, spoils the chosen ones and keeps the answer key."""
 
-    def __init__(self, rng: random.Random, units: AdminUnits, start: date) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        units: AdminUnits,
+        start: date,
+        register: PopulationRegister | None = None,
+    ) -> None:
         self.rng = rng
         self.units = units
+        self.register = register or PopulationRegister(())
         self.start_ordinal = start.toordinal()
         self.last_ordinal = self.start_ordinal - 1  # everything happens before start's day
         self.all_commune_codes = {unit.code for unit in units if unit.level == "commune"}
         self._places: dict[tuple[str, str], list[_Place]] = {}
         self._variants: dict[str, int] = {}
         self._names: set[str] = set()
-        self._ids: set[str] = set()
-        self._representatives: list[tuple[str, str]] = []
+        self.issuer = ids.PersonalIdIssuer(rng)
+        # Nobody invented here may receive an id a resident of the register holds.
+        self.issuer.reserve(self.register.issued)
+        # Name, id and (latest possible) birth date of everyone heading an enterprise.
+        self._representatives: list[tuple[str, str, date]] = []
+        self._chosen: set[str] = set()  # residents heading an enterprise already
         self._codes: set[str] = set()
         self.defects: list[tuple[str, str, str, str]] = []  # code, kind, stage, detail
 
@@ -630,19 +675,6 @@ class _RegistryBuilder:
         self._not_active = _weights(NOT_ACTIVE)
         self._branch_provinces = _weights(BRANCH_PROVINCES)
         self._years = self._registration_years()
-        self._family = _weights(vn.FAMILY_NAMES)
-        self._middle = {
-            (False, True): _weights(vn.MIDDLE_NAMES_MALE_OLDER),
-            (False, False): _weights(vn.MIDDLE_NAMES_MALE_YOUNGER),
-            (True, True): _weights(vn.MIDDLE_NAMES_FEMALE_OLDER),
-            (True, False): _weights(vn.MIDDLE_NAMES_FEMALE_YOUNGER),
-        }
-        self._given = {
-            (False, True): vn.GIVEN_NAMES_MALE_OLDER,
-            (False, False): vn.GIVEN_NAMES_MALE_YOUNGER,
-            (True, True): vn.GIVEN_NAMES_FEMALE_OLDER,
-            (True, False): vn.GIVEN_NAMES_FEMALE_YOUNGER,
-        }
 
     def _choice(self, weighted: tuple[list[T], list[float]]) -> T:
         values, cum_weights = weighted
@@ -809,7 +841,7 @@ class _RegistryBuilder:
             head_office=head_office,
             address=self._address(head_office),
             capital=capital,
-            representative=self._representative(form),
+            representative=self._representative(form, amended or registered),
             lines=self._lines(trade),
             registered=registered,
             amendments=amendments,
@@ -873,34 +905,55 @@ class _RegistryBuilder:
             foreign, short = f"{words} COMPANY LIMITED", f"{_ascii_upper(brand)} CO., LTD"
         return foreign, short if rng.random() < 0.7 else None
 
-    def _representative(self, form: str) -> tuple[str, str | None, str]:
+    def _representative(self, form: str, appointed: int) -> tuple[str, str | None, str]:
+        """Name, id and title of the legal representative appointed on the day ``appointed``."""
         rng = self.rng
         title = self._choice(self._titles[form])
         if form in ("JOINT_STOCK_COMPANY", "MULTI_MEMBER_LLC") and (
             rng.random() < FOREIGN_REPRESENTATIVE_SHARE
         ):
             return rng.choice(FOREIGN_REPRESENTATIVES), None, title
+        appointed_on = date.fromordinal(appointed)
         if self._representatives and rng.random() < REPEAT_REPRESENTATIVE_SHARE:
-            full_name, personal_id = rng.choice(self._representatives)
-            return full_name, personal_id, title
-        female = rng.random() < 0.3
-        born = rng.randint(1950, date.fromordinal(self.start_ordinal).year - 20)
-        older = born < 1985
-        middles = self._middle[(female, older)]
-        full_name = (
-            f"{self._choice(self._family)} {self._choice(middles)} "
-            f"{rng.choice(self._given[(female, older)])}"
+            full_name, personal_id, born = rng.choice(self._representatives)
+            # Someone who heads another enterprise, if of age back then; else someone new.
+            if age_on(born, appointed_on) >= ADULT_AGE:
+                return full_name, personal_id, title
+        female = rng.random() < REPRESENTATIVE_FEMALE_SHARE
+        if rng.random() < REGISTER_REPRESENTATIVE_SHARE:
+            resident = self._resident(female, appointed_on)
+            if resident is not None:
+                self._chosen.add(resident.personal_id)
+                self._representatives.append(
+                    (resident.full_name, resident.personal_id, resident.born)
+                )
+                return resident.full_name, resident.personal_id, title
+        # Someone the register does not hold; of age on the day, born by the end of the year.
+        youngest_year = min(
+            date.fromordinal(self.start_ordinal).year - REPRESENTATIVE_AGES[0],
+            appointed_on.year - ADULT_AGE - 1,
         )
-        province = self._choice(self._id_provinces)
-        # Digit 4: century (0/1 for the 1900s, 2/3 for the 2000s) and gender (odd: female).
-        century_gender = (born // 100 - 19) * 2 + int(female)
-        while True:
-            personal_id = f"{province}{century_gender}{born % 100:02d}{rng.randint(1, 999_999):06d}"
-            if personal_id not in self._ids:
-                break
-        self._ids.add(personal_id)
-        self._representatives.append((full_name, personal_id))
+        born = rng.randint(REPRESENTATIVES_BORN_FROM, youngest_year)
+        full_name = ids.full_name(rng, ids.family_name(rng), female, born)
+        personal_id = self.issuer.issue(self._choice(self._id_provinces), born, female)
+        self._representatives.append((full_name, personal_id, date(born, 12, 31)))
         return full_name, personal_id, title
+
+    def _resident(self, female: bool, appointed: date) -> Resident | None:
+        """A resident of age on ``appointed`` who heads no enterprise yet, if one turns up."""
+
+        def fits(resident: Resident) -> bool:
+            return (
+                resident.age_on(appointed) >= ADULT_AGE and resident.personal_id not in self._chosen
+            )
+
+        start = date.fromordinal(self.start_ordinal)
+        youngest, oldest = REPRESENTATIVE_AGES
+        # Of age back then, so at least this old now.
+        youngest = max(youngest, ADULT_AGE + age_on(appointed, start))
+        return self.register.draw(
+            self.rng, on=start, ages=(youngest, oldest), female=female, accept=fits
+        )
 
     def _lines(self, trade: _Trade) -> list[dict[str, Any]]:
         rng = self.rng

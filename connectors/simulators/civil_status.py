@@ -18,6 +18,19 @@ district ones for registrations with a foreign element. Their e-IDs are invented
 QCVN 102:2016: ``000.<commune>.<district 31-42>.H25`` before the 2025 reform and
 ``000.<commune>.50.H25`` after it, ``000.00.<district>.H25`` for a district.
 
+People are shared with the population register (:mod:`connectors.simulators.register`), read
+from the sibling ``population`` directory or the ``population`` argument: most mothers and
+fathers, spouses and the deceased are its residents, with their id, name, date of birth, gender
+and ethnicity, and registrations go to the commune where they live. The rest are people it does
+not hold: newborns (new ids), foreign parents and spouses (no id), parents, spouses and deceased
+living in another province, deaths re-registered years later, and a few deaths registered twice
+(the person is already dead). A late or repeated birth registration is often of a resident,
+with the parents the register links. A register's people keep their family ties: a married
+mother's husband is the father, only unmarried residents marry, apart from twins a mother's
+children are born 300 days apart or more, and whoever is named as a parent or spouse does not
+die in the same export. Spoiled residents of the register are never named. Without a register,
+everyone is invented.
+
 Exactly ``round(records * defect_rate)`` records are spoiled, each with one defect, dealt
 round-robin per dataset over its kinds (:data:`DEFECT_KINDS`). The kinds in
 :data:`UNMAPPABLE_KINDS` break the CSV itself (the connector dead-letters them); the others
@@ -37,6 +50,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 from typing import Final, TypeVar
@@ -44,6 +58,13 @@ from typing import Final, TypeVar
 from connectors.simulators import identities as ids
 from connectors.simulators import vietnamese_names as vn
 from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
+from connectors.simulators.register import (
+    PopulationRegister,
+    Resident,
+    age_on,
+    find_register,
+    register_location,
+)
 from schemas.reference import AdminUnit, AdminUnits, load_admin_units
 
 SYSTEM = "civil_status"
@@ -194,6 +215,25 @@ OTHER_PROVINCES: tuple[tuple[str, float], ...] = (
 )
 BORN_IN_PROVINCE_SHARE = 0.9
 
+# With a population register, the share of people drawn from it when it has someone who fits;
+# the others are people it does not hold: mothers and fathers living in another province, a
+# spouse from elsewhere, someone who died while visiting. Newborns get new ids, foreigners none.
+REGISTER_MOTHER_SHARE = 0.92
+REGISTER_FATHER_SHARE = 0.6  # the father of an unmarried resident's child
+REGISTER_CHILD_SHARE = 0.8  # a late or repeated birth registration of a resident
+REGISTER_SPOUSE_SHARE = 0.88
+REGISTER_DECEASED_SHARE = 0.93
+# Deaths registered a second time (at the hospital's commune and at home): already dead.
+DUPLICATE_DEATH_SHARE = 0.015
+BIRTH_SPACING_DAYS = 300  # apart from twins, a mother's children are born this far apart
+MOTHER_AGES = (18, 45)
+FATHER_AGES = (20, 55)
+MIN_MARRIAGE_AGE: dict[bool, int] = {False: 20, True: 18}  # keyed by "is a woman"
+SPOUSE_AGE_SLACK = 2  # a resident within two years of the age drawn for a spouse will do
+SINGLE_OLDEST = 60  # the oldest single resident to marry when none of the age drawn is free
+UNMARRIED_MOTHER_SHARE = 0.1  # how often an unmarried resident drawn as a mother is kept
+DEATH_AGE_FALLBACK = 30
+
 # (lowest age, highest age exclusive, weight): ages at death, mostly old.
 DEATH_AGE_BANDS: tuple[tuple[int, int, float], ...] = (
     (0, 1, 1.5),
@@ -309,6 +349,7 @@ def simulate_civil_status(
     seed: int = 42,
     *,
     start: datetime | None = None,
+    population: Path | None = None,
 ) -> SimulationManifest:
     """Write a simulated Hà Tĩnh civil-status export directory and its manifest.
 
@@ -323,22 +364,29 @@ def simulate_civil_status(
         start: Simulated "now" (a naive value is taken as UTC), not before 2000-01-01. The
             exports cover the 30 days (Vietnam time) before its day. Defaults to the start of
             today (UTC).
+        population: The population register to name people from: the population
+            simulator's output directory or database. Defaults to the sibling directory
+            ``population`` of ``out_dir`` if it holds one; without a register everyone is
+            invented. Equal arguments and an equal register give byte-identical files.
 
     Returns:
         The manifest, also written to ``out_dir/manifest.json``. Its ``source`` names the
         directory (``"."``), the file pattern of each event type (``births``, ``marriages``,
-        ``deaths``), ``encodings`` and ``answer_key``.
+        ``deaths``), ``encodings``, ``answer_key`` and, if one was used, the ``register``
+        (its database, relative to ``out_dir``).
 
     Raises:
         ValueError: If ``records`` is not an integer >= 0, ``defect_rate`` is not a number
             between 0 and 1, or ``start`` is before 2000-01-01.
+        RegisterError: If ``population`` names no readable population database.
     """
     start_utc = simulation_start(records, defect_rate, start)
+    register = find_register(out_dir, population)
 
     births = round(records * BIRTH_SHARE)
     deaths = min(round(records * DEATH_SHARE), records - births)
     counts = {BIRTH: births, MARRIAGE: records - births - deaths, DEATH: deaths}
-    builder = _CivilStatusBuilder(random.Random(seed), load_admin_units(), start_utc)
+    builder = _CivilStatusBuilder(random.Random(seed), load_admin_units(), start_utc, register)
     events = builder.build(counts, round(records * defect_rate))
 
     out_dir = Path(out_dir)
@@ -350,6 +398,16 @@ def simulate_civil_status(
     _write_json(out_dir / ENCODINGS_FILE, encodings)
     _write_answer_key(out_dir / ANSWER_KEY_FILE, key_rows)
 
+    source = {
+        "directory": ".",
+        "births": FILE_PATTERNS[BIRTH],
+        "marriages": FILE_PATTERNS[MARRIAGE],
+        "deaths": FILE_PATTERNS[DEATH],
+        "encodings": ENCODINGS_FILE,
+        "answer_key": ANSWER_KEY_FILE,
+    }
+    if register is not None:
+        source["register"] = register_location(out_dir, population)
     datasets: dict[str, DatasetTally] = {}
     for dataset in DATASETS:
         spoiled = Counter(row["kind"] for row in key_rows if row["dataset"] == dataset)
@@ -365,14 +423,7 @@ def simulate_civil_status(
         defect_rate=float(defect_rate),
         start=start_utc,
         created_at=datetime.now(UTC),
-        source={
-            "directory": ".",
-            "births": FILE_PATTERNS[BIRTH],
-            "marriages": FILE_PATTERNS[MARRIAGE],
-            "deaths": FILE_PATTERNS[DEATH],
-            "encodings": ENCODINGS_FILE,
-            "answer_key": ANSWER_KEY_FILE,
-        },
+        source=source,
     )
     manifest.write(out_dir)
     return manifest
@@ -443,6 +494,8 @@ class _Office:
 class _Offices:
     communes: list[_Office]
     districts: list[_Office]
+    by_commune: dict[str, _Office]  # commune code -> its People's Committee
+    by_district: dict[str, _Office]  # district code -> its People's Committee
 
 
 def _tidy(name: str) -> str:
@@ -524,14 +577,14 @@ class _Geography:
                         commune,
                     )
                 )
-            district_offices = [
-                _Office(
+            by_district: dict[str, _Office] = {
+                unit.code: _Office(
                     f"000.00.{level2[unit.code]:02d}.{agency}",
                     f"UBND {_in_text(_tidy(unit.name))}",
                     None,
                 )
                 for unit in districts
-            ]
+            }
         else:
             commune_offices = [
                 _Office(
@@ -541,8 +594,13 @@ class _Geography:
                 )
                 for index, commune in enumerate(communes, start=1)
             ]
-            district_offices = []
-        found = self._offices[list_id] = _Offices(commune_offices, district_offices)
+            by_district = {}
+        found = self._offices[list_id] = _Offices(
+            commune_offices,
+            list(by_district.values()),
+            {office.commune.code: office for office in commune_offices if office.commune},
+            by_district,
+        )
         return found
 
     def unknown_code(self, rng: random.Random, on: date, variant: int) -> tuple[str, str]:
@@ -596,18 +654,26 @@ def _vi_date(day: date) -> str:
     return f"{day:%d/%m/%Y}"
 
 
-def _age(born: date, on: date) -> int:
-    """Full years, as the min_age rule counts them."""
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 class _CivilStatusBuilder:
     """Generates the registrations of the export window, then numbers them per book."""
 
-    def __init__(self, rng: random.Random, units: AdminUnits, start: datetime) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        units: AdminUnits,
+        start: datetime,
+        register: PopulationRegister | None = None,
+    ) -> None:
         self.rng = rng
         self.geo = _Geography(units)
         self.issuer = ids.PersonalIdIssuer(rng)
+        self.register = register or PopulationRegister(())
+        # Nobody invented here may receive an id a resident of the register holds.
+        self.issuer.reserve(self.register.issued)
+        self.named: set[str] = set()  # residents this export names as parent, spouse, ...
+        self.married: set[str] = set()  # residents whose marriage this export registers
+        self.births_of: dict[str, list[date]] = {}  # mother's id -> births in this export
+        self.deaths: list[tuple[Resident, date]] = []  # residents registered dead once, and when
         last_day = start.astimezone(VN_TZ).date() - timedelta(days=1)
         self.days = [last_day - timedelta(days=back) for back in range(EXPORT_DAYS - 1, -1, -1)]
         self.day_weights = list(accumulate(WEEKDAY_WEIGHTS[day.weekday()] for day in self.days))
@@ -635,7 +701,7 @@ class _CivilStatusBuilder:
         """A birth date on which someone is exactly ``age`` full years old on ``on``."""
         while True:
             born = on - timedelta(days=int((age + self.rng.random()) * 365.2425))
-            if _age(born, on) == age and born.year >= ids.FIRST_ID_YEAR:
+            if age_on(born, on) == age and born.year >= ids.FIRST_ID_YEAR:
                 return born
 
     def _address(self, commune: _Commune) -> str:
@@ -665,11 +731,32 @@ class _CivilStatusBuilder:
                 return same
         return self._pick(self.geo.communes(PROVINCE_CODE, on))
 
-    def _office(self, registered: date, district_level: bool) -> _Office:
+    def _office(
+        self, registered: date, district_level: bool, home: Resident | None = None
+    ) -> _Office:
+        """The authority a registration goes to: the one where ``home`` lives, if any.
+
+        A commune the list in force on ``registered`` no longer has (the 2025 reform) leaves
+        the registration to any of the province's authorities.
+        """
         offices = self.geo.offices(registered)
+        commune = self.geo.commune(home.commune_code, registered) if home is not None else None
         if district_level and offices.districts:
-            return self._pick(offices.districts)
-        return self._pick(offices.communes)
+            office = offices.by_district.get(commune.district_code or "") if commune else None
+            return office or self._pick(offices.districts)
+        office = offices.by_commune.get(commune.code) if commune else None
+        return office or self._pick(offices.communes)
+
+    def _residence(self, person: Resident, on: date, office: _Office) -> tuple[str, str]:
+        """Address and commune code of a resident on ``on``, as a registration writes them.
+
+        The register's, if its commune is in the list in force on ``on``; a code the 2025
+        reform retired is written as a commune of the registering office's area instead.
+        """
+        if self.geo.commune(person.commune_code, on) is not None:
+            return person.address, person.commune_code
+        commune = self._near(office, on)
+        return self._address(commune), commune.code
 
     def _common(
         self, office: _Office, registered: date, kind: str, entered: datetime
@@ -752,39 +839,82 @@ class _CivilStatusBuilder:
         day = entered.astimezone(VN_TZ).date()
         roll = rng.random()
         if roll < 0.86:
-            registration_type, born = "ON_TIME", day - self._days(0, 60)
+            registration_type, age_days = "ON_TIME", (0, 60)
         elif roll < 0.95:
-            late = (61, 730) if rng.random() < 0.85 else (731, 17 * 365)
-            registration_type, born = "LATE", day - self._days(*late)
+            registration_type = "LATE"
+            age_days = (61, 730) if rng.random() < 0.85 else (731, 17 * 365)
         elif roll < 0.98:
-            registration_type, born = "RE_REGISTRATION", day - self._days(18 * 365, 70 * 365)
+            registration_type, age_days = "RE_REGISTRATION", (18 * 365, 70 * 365)
         else:
-            registration_type, born = "FOREIGN_ELEMENT", day - self._days(0, 60)
-        registered = day
-        if kind == "registered_before_birth":
-            # The clerk typed a registration date before the birth.
-            registered = born - self._days(1, 20)
+            registration_type, age_days = "FOREIGN_ELEMENT", (0, 60)
+        born = day - self._days(*age_days)
         foreign = registration_type == "FOREIGN_ELEMENT"
-        office = self._office(registered, district_level=foreign)
-
         female = rng.random() < 0.488  # Vietnam's sex ratio at birth is about 112 boys to 100
-        mother_year = max(ids.FIRST_ID_YEAR, born.year - rng.randint(18, 42))
-        father_year = max(ids.FIRST_ID_YEAR, mother_year - rng.randint(-2, 8))
-        family = ids.family_name(rng)
-        ethnic = ids.ethnicity(rng)
         foreigner = self._pick(FOREIGNERS) if foreign else None
         mother_foreign = foreigner is not None and foreigner.country == "Lào"
         father_foreign = foreigner is not None and not mother_foreign
         has_mother = rng.random() >= 0.003
         has_father = father_foreign or rng.random() >= 0.06
+
+        # A late or repeated registration is of a child born long ago: often a resident
+        # already, with the parents the register links.
+        child: Resident | None = None
+        if registration_type in ("LATE", "RE_REGISTRATION") and rng.random() < REGISTER_CHILD_SHARE:
+            child = self._registered_child(day, age_days)
+        mother_of: Resident | None = None
+        father_of: Resident | None = None
+        if child is not None:
+            born, female = child.born, child.female
+            mother_of = self.register.get(child.mother_id)
+            father_of = self.register.get(child.father_id)
+            has_mother, has_father = True, father_of is not None
+        else:
+            if has_mother and not mother_foreign and rng.random() < REGISTER_MOTHER_SHARE:
+                mother_of = self._mother(born, unmarried=father_foreign)
+            if mother_of is not None and mother_of.spouse_id is not None:
+                father_of = self.register.get(mother_of.spouse_id)
+                has_father = father_of is not None
+            elif (
+                has_father
+                and not father_foreign
+                and (mother_of is not None or mother_foreign)
+                and rng.random() < REGISTER_FATHER_SHARE
+            ):
+                father_of = self._father(born)
+        for parent in (mother_of, father_of):
+            if parent is not None:
+                self.named.add(parent.personal_id)
+        if mother_of is not None and child is None:
+            # A resident child's birth is among the register's births already.
+            self.births_of.setdefault(mother_of.personal_id, []).append(born)
+
+        registered = day
+        if kind == "registered_before_birth":
+            # The clerk typed a registration date before the birth.
+            registered = born - self._days(1, 20)
+        office = self._office(registered, foreign, mother_of or father_of)
+
+        mother_year = max(ids.FIRST_ID_YEAR, born.year - rng.randint(18, 42))
+        father_year = max(ids.FIRST_ID_YEAR, mother_year - rng.randint(-2, 8))
+        vietnamese_father = has_father and not father_foreign
+        # A child without a Vietnamese father on record carries the mother's family name.
+        if father_of is not None:
+            family = father_of.family_name
+        elif not vietnamese_father and mother_of is not None:
+            family = mother_of.family_name
+        else:
+            family = ids.family_name(rng)
+        known = father_of or mother_of
+        ethnic = known.ethnicity if known is not None else ids.ethnicity(rng)
         values = self._common(office, registered, registration_type, entered)
         mother = father = ("", "", "")
         if has_mother:
             if mother_foreign and foreigner is not None:
                 mother = (self._pick(foreigner.women), "", foreigner.country)
+            elif mother_of is not None:
+                mother = (mother_of.full_name, mother_of.personal_id, VIETNAM)
             else:
-                # A child without a Vietnamese father on record carries the mother's name.
-                mother_family = family if father_foreign or not has_father else ids.family_name(rng)
+                mother_family = family if not vietnamese_father else ids.family_name(rng)
                 mother = (
                     ids.full_name(rng, mother_family, True, mother_year),
                     self._person_id(mother_year, True),
@@ -793,6 +923,8 @@ class _CivilStatusBuilder:
         if has_father:
             if father_foreign and foreigner is not None:
                 father = (self._pick(foreigner.men), "", foreigner.country)
+            elif father_of is not None:
+                father = (father_of.full_name, father_of.personal_id, VIETNAM)
             else:
                 father = (
                     ids.full_name(rng, family, False, father_year),
@@ -811,14 +943,19 @@ class _CivilStatusBuilder:
                 place = f"Trạm Y tế {_in_text(commune.suffix)}"
             else:
                 place = self._address(commune)
-        # Registered in Hà Tĩnh, so the id carries Hà Tĩnh's code; a few children got none
-        # (registered while the population database was unreachable).
-        child_id = ""
-        if kind == "id_birth_mismatch" or rng.random() >= 0.02:
-            child_id = self._person_id(born.year, female, PROVINCE_CODE)
+        if child is not None:
+            self.named.add(child.personal_id)
+            child_name, child_id, ethnic = child.full_name, child.personal_id, child.ethnicity
+        else:
+            child_name = ids.full_name(rng, family, female, born.year)
+            # Registered in Hà Tĩnh, so a newborn's id carries Hà Tĩnh's code; a few children
+            # got none (registered while the population database was unreachable).
+            child_id = ""
+            if kind == "id_birth_mismatch" or rng.random() >= 0.02:
+                child_id = self._person_id(born.year, female, PROVINCE_CODE)
         values.update(
             {
-                "Họ và tên": ids.full_name(rng, family, female, born.year),
+                "Họ và tên": child_name,
                 "Giới tính": GENDERS[female],
                 "Ngày sinh": _vi_date(born),
                 "Nơi sinh": place,
@@ -846,6 +983,56 @@ class _CivilStatusBuilder:
             event.detail = f"registered {_vi_date(registered)}, born {_vi_date(born)}"
         return event
 
+    def _registered_child(self, day: date, age_days: tuple[int, int]) -> Resident | None:
+        """A resident born ``age_days`` before ``day`` whose mother the register holds."""
+        earliest, latest = day - timedelta(days=age_days[1]), day - timedelta(days=age_days[0])
+
+        def fits(child: Resident) -> bool:
+            return (
+                earliest <= child.born <= latest
+                and child.mother_id in self.register
+                and child.personal_id not in self.named
+            )
+
+        ages = (age_on(latest, day), age_on(earliest, day))
+        return self.register.draw(self.rng, on=day, ages=ages, accept=fits)
+
+    def _mother(self, born: date, *, unmarried: bool) -> Resident | None:
+        """A resident who can have given birth on ``born``, if one turns up.
+
+        Mothers are mostly married; once the register's married women are used up, any
+        woman who can have given birth then will do.
+        """
+
+        def can_give_birth(mother: Resident) -> bool:
+            # Twins share a birthday; otherwise a mother's children are months apart.
+            births = self.register.children_born(mother.personal_id)
+            births += self.births_of.get(mother.personal_id, [])
+            return all(
+                other == born or abs((born - other).days) >= BIRTH_SPACING_DAYS for other in births
+            )
+
+        def single(mother: Resident) -> bool:
+            return mother.spouse_id is None and can_give_birth(mother)
+
+        def likely(mother: Resident) -> bool:
+            if mother.spouse_id is None and self.rng.random() >= UNMARRIED_MOTHER_SHARE:
+                return False
+            return can_give_birth(mother)
+
+        draw = partial(self.register.draw, self.rng, on=born, ages=MOTHER_AGES, female=True)
+        if unmarried:
+            return draw(accept=single)
+        return draw(accept=likely) or draw(accept=can_give_birth)
+
+    def _father(self, born: date) -> Resident | None:
+        """An unmarried resident who can be a child's father, if one turns up."""
+
+        def fits(father: Resident) -> bool:
+            return father.spouse_id is None and father.personal_id not in self.named
+
+        return self.register.draw(self.rng, on=born, ages=FATHER_AGES, female=False, accept=fits)
+
     def _spouse(
         self,
         registered: date,
@@ -855,6 +1042,7 @@ class _CivilStatusBuilder:
         foreigner: _Foreign | None,
         stays_local: float,
     ) -> dict[str, str]:
+        """A spouse the register does not hold: a foreigner or someone invented."""
         rng = self.rng
         born = self._born_aged(registered, age)
         side = "vợ" if female else "chồng"
@@ -889,6 +1077,56 @@ class _CivilStatusBuilder:
             f"Mã xã cư trú {side}": commune.code,
         }
 
+    def _resident_spouse(
+        self, registered: date, office: _Office, spouse: Resident
+    ) -> dict[str, str]:
+        """A spouse as the register holds them, living where it says if that is still valid."""
+        side = "vợ" if spouse.female else "chồng"
+        address, commune_code = self._residence(spouse, registered, office)
+        return {
+            f"Họ và tên {side}": spouse.full_name,
+            f"Ngày sinh {side}": _vi_date(spouse.born),
+            f"Dân tộc {side}": spouse.ethnicity,
+            f"Quốc tịch {side}": VIETNAM,
+            f"Số định danh {side}": spouse.personal_id,
+            f"Nơi cư trú {side}": address,
+            f"Mã xã cư trú {side}": commune_code,
+        }
+
+    def _single(self, registered: date, female: bool, age: int) -> Resident | None:
+        """An unmarried resident of about ``age`` who may marry on ``registered``."""
+        if self.rng.random() >= REGISTER_SPOUSE_SHARE:
+            return None
+        legal = MIN_MARRIAGE_AGE[female]
+
+        def fits(single: Resident) -> bool:
+            # A parent of this month's child may well marry this month too.
+            return single.spouse_id is None and single.personal_id not in self.married
+
+        draw = partial(self.register.draw, self.rng, on=registered, female=female, accept=fits)
+        # Near the age drawn if the register has someone free; else anyone who may marry.
+        return draw(ages=(max(legal, age - SPOUSE_AGE_SLACK), age + SPOUSE_AGE_SLACK)) or draw(
+            ages=(legal, SINGLE_OLDEST)
+        )
+
+    def _couple(self, registered: date) -> tuple[Resident, Resident] | None:
+        """A married couple of the register, to register their marriage again."""
+
+        def fits(husband: Resident) -> bool:
+            wife = self.register.get(husband.spouse_id)
+            return (
+                wife is not None
+                and wife.age_on(registered) >= MIN_MARRIAGE_AGE[True]
+                and not {husband.personal_id, wife.personal_id} & self.married
+            )
+
+        ages = (MIN_MARRIAGE_AGE[False] + 3, 85)
+        husband = self.register.draw(self.rng, on=registered, ages=ages, female=False, accept=fits)
+        if husband is None:
+            return None
+        wife = self.register.get(husband.spouse_id)
+        return None if wife is None else (husband, wife)
+
     def _marriage(self, entered: datetime, kind: str | None, variant: int) -> _Event:
         rng = self.rng
         registered = entered.astimezone(VN_TZ).date()
@@ -897,7 +1135,6 @@ class _CivilStatusBuilder:
             "FOREIGN_ELEMENT" if roll < 0.03 else "RE_REGISTRATION" if roll < 0.04 else "ON_TIME"
         )
         foreign = registration_type == "FOREIGN_ELEMENT"
-        office = self._office(registered, district_level=foreign)
         # Men marry from 20, women from 18 (Law on Marriage and Family, Article 8), most in
         # their twenties; a re-registered marriage is years old.
         husband_age = 20 + min(45, int(rng.lognormvariate(1.7, 0.6)))
@@ -915,17 +1152,52 @@ class _CivilStatusBuilder:
         foreigner = self._pick(FOREIGNERS) if foreign else None
         # Lao brides; otherwise the foreign spouse is the husband.
         foreign_wife = foreigner is not None and foreigner.country == "Lào"
+        foreign_husband = foreigner is not None and not foreign_wife
+
+        # The register holds no one under age, so a spouse spoiled so is invented.
+        husband: Resident | None = None
+        wife: Resident | None = None
+        if registration_type == "RE_REGISTRATION" and kind != "under_age":
+            couple = self._couple(registered)
+            if couple is not None:
+                husband, wife = couple
+        else:
+            if not foreign_husband and not (kind == "under_age" and variant % 2 == 0):
+                husband = self._single(registered, False, husband_age)
+            if not foreign_wife and not (kind == "under_age" and variant % 2 == 1):
+                wife = self._single(registered, True, wife_age)
+        for spouse in (husband, wife):
+            if spouse is not None:
+                self.named.add(spouse.personal_id)
+                self.married.add(spouse.personal_id)
+        if husband is not None:
+            husband_age = husband.age_on(registered)
+        if wife is not None:
+            wife_age = wife.age_on(registered)
+        # Couples usually register at the bride's commune.
+        office = self._office(registered, foreign, wife or husband)
         values = self._common(office, registered, registration_type, entered)
-        values.update(
-            self._spouse(
-                registered, office, False, husband_age, None if foreign_wife else foreigner, 0.45
+        if husband is not None:
+            values.update(self._resident_spouse(registered, office, husband))
+        else:
+            values.update(
+                self._spouse(
+                    registered,
+                    office,
+                    False,
+                    husband_age,
+                    foreigner if foreign_husband else None,
+                    0.45,
+                )
             )
-        )
-        values.update(
-            self._spouse(
-                registered, office, True, wife_age, foreigner if foreign_wife else None, 0.6
+        if wife is not None:
+            values.update(self._resident_spouse(registered, office, wife))
+        else:
+            values.update(
+                self._spouse(
+                    registered, office, True, wife_age, foreigner if foreign_wife else None, 0.6
+                )
             )
-        )
         event = _Event(MARRIAGE, entered, values, office, registered, kind, variant)
         if kind == "id_birth_mismatch":
             # Foreign spouses have no id to spoil.
@@ -941,6 +1213,21 @@ class _CivilStatusBuilder:
             event.detail = f"{side} {husband_age if side == 'chồng' else wife_age} years old"
         return event
 
+    def _deceased(self, died: date, ages: tuple[int, int]) -> Resident | None:
+        """A resident of an age in ``ages`` on ``died`` who is free to die then.
+
+        A small register runs out of the very old first: then someone up to
+        :data:`DEATH_AGE_FALLBACK` years younger will do.
+        """
+
+        def fits(person: Resident) -> bool:
+            # Whoever this export names as a parent or spouse is alive in it.
+            return person.personal_id not in self.named
+
+        draw = partial(self.register.draw, self.rng, on=died, accept=fits)
+        youngest, oldest = ages
+        return draw(ages=ages) or draw(ages=(max(0, youngest - DEATH_AGE_FALLBACK), oldest))
+
     def _death(self, entered: datetime, kind: str | None, variant: int) -> _Event:
         rng = self.rng
         day = entered.astimezone(VN_TZ).date()
@@ -953,23 +1240,46 @@ class _CivilStatusBuilder:
             registration_type, died = "RE_REGISTRATION", day - self._days(2 * 365, 30 * 365)
         else:
             registration_type, died = "FOREIGN_ELEMENT", day - self._days(5, 60)
-        registered = day
-        if kind == "registered_before_death":
-            registered = died - self._days(1, 15)
-        foreign = registration_type == "FOREIGN_ELEMENT"
-        office = self._office(registered, district_level=foreign)
-
         low, high, _ = rng.choices(
             DEATH_AGE_BANDS, cum_weights=list(accumulate(w for _, _, w in DEATH_AGE_BANDS))
         )[0]
         age = rng.randrange(low, high)
-        born = died - timedelta(days=int((age + rng.random()) * 365.2425))
-        if born.year < ids.FIRST_ID_YEAR:
-            born = date(ids.FIRST_ID_YEAR, born.month, min(born.day, 28))
-        if kind == "death_before_birth":
-            # A birth date typed after the death.
-            born = died + self._days(1, 400)
-        female = rng.random() < 0.45
+
+        # A death typed before the birth is of someone invented: a resident's real birth date
+        # would leave the id disagreeing with the typed one. A death re-registered years on
+        # is of someone the register no longer holds.
+        deceased: Resident | None = None
+        from_register = kind != "death_before_birth" and registration_type != "RE_REGISTRATION"
+        if from_register and self.deaths and rng.random() < DUPLICATE_DEATH_SHARE:
+            # Registered twice (at the hospital's commune and at home): already dead. Once
+            # is a clerk's slip; a third registration of the same death would not happen.
+            deceased, died = self.deaths.pop(int(rng.random() * len(self.deaths)))
+            if registration_type != "FOREIGN_ELEMENT":
+                registration_type = "ON_TIME" if (day - died).days <= 15 else "LATE"
+        elif from_register and rng.random() < REGISTER_DECEASED_SHARE:
+            deceased = self._deceased(died, (low, high - 1))
+            if deceased is not None and kind is None:
+                self.deaths.append((deceased, died))
+        if deceased is not None:
+            self.named.add(deceased.personal_id)
+            age = deceased.age_on(died)
+
+        registered = day
+        if kind == "registered_before_death":
+            registered = died - self._days(1, 15)
+        foreign = registration_type == "FOREIGN_ELEMENT"
+        office = self._office(registered, foreign, deceased)
+
+        if deceased is not None:
+            born, female = deceased.born, deceased.female
+        else:
+            born = died - timedelta(days=int((age + rng.random()) * 365.2425))
+            if born.year < ids.FIRST_ID_YEAR:
+                born = date(ids.FIRST_ID_YEAR, born.month, min(born.day, 28))
+            if kind == "death_before_birth":
+                # A birth date typed after the death.
+                born = died + self._days(1, 400)
+            female = rng.random() < 0.45
         known_birth = kind in ("death_before_birth", "id_birth_mismatch") or rng.random() >= 0.03
         has_id = kind == "id_birth_mismatch" or rng.random() >= 0.05
         causes = next(table for limit, table in CAUSES_OF_DEATH if age < limit)
@@ -996,15 +1306,22 @@ class _CivilStatusBuilder:
                 if rng.random() < 0.6:
                     notice_number = f"{rng.randint(1, 300)}/GBT"
                     notice_issuer = f"UBND {_in_text(commune.name)}"
+        if deceased is not None:
+            name, ethnic = deceased.full_name, deceased.ethnicity
+            personal_id = deceased.personal_id if has_id else ""
+        else:
+            name = ids.full_name(rng, ids.family_name(rng), female, born.year)
+            ethnic = ids.ethnicity(rng)
+            personal_id = self._person_id(born.year, female) if has_id else ""
         values = self._common(office, registered, registration_type, entered)
         values.update(
             {
-                "Họ và tên người chết": ids.full_name(rng, ids.family_name(rng), female, born.year),
+                "Họ và tên người chết": name,
                 "Giới tính": GENDERS[female],
                 "Ngày sinh": _vi_date(born) if known_birth else "",
-                "Dân tộc": ids.ethnicity(rng),
+                "Dân tộc": ethnic,
                 "Quốc tịch": VIETNAM,
-                "Số định danh cá nhân": self._person_id(born.year, female) if has_id else "",
+                "Số định danh cá nhân": personal_id,
                 "Ngày chết": _vi_date(died),
                 "Nơi chết": place,
                 "Mã xã nơi chết": place_code,

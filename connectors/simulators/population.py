@@ -10,6 +10,11 @@ Every unspoiled row is consistent: its id agrees with its birth-registration pro
 birth and gender; its commune codes are valid in the administrative-unit list in force on the
 relevant date (the birth date for the birth registration, the update time for residences); its
 name is present; its birth date is before ``start``. Each spoiled row breaks exactly one rule.
+
+This database is also the province's register of people for the other simulators: civil status
+and business registration read it from the sibling directory (``<sources>/population``) and
+name its people with the same id, name, date of birth and gender (see
+:mod:`connectors.simulators.register`). So the population is simulated first.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TypeVar
 
+from connectors.simulators import identities as ids
 from connectors.simulators import vietnamese_names as vn
 from connectors.simulators.manifest import DatasetTally, SimulationManifest, simulation_start
 from schemas.reference import UNIT_LISTS, AdminUnit, AdminUnits, load_admin_units
@@ -56,8 +62,6 @@ CURRENT_RESIDENCE_ELSEWHERE_SHARE = 0.30
 FATHER_UNKNOWN_SHARE = 0.08
 # How many years younger than her husband a wife is, drawn uniformly from these.
 WIFE_YOUNGER_BY: tuple[int, ...] = (-1, 0, 1, 2, 2, 3, 3, 4, 5, 7)
-# Naming fashions changed: people born before this year get the older generation's names.
-YOUNGER_GENERATION_FROM = 1985
 DAYS_PER_YEAR = 365.2425
 
 # (lowest age, highest age exclusive, weight): a Vietnamese age pyramid, roughly the 2019 census.
@@ -81,18 +85,6 @@ AGE_BANDS: tuple[tuple[int, int, float], ...] = (
     (80, 85, 1.0),
     (85, 90, 0.6),
     (90, 96, 0.3),
-)
-
-# Hà Tĩnh is almost entirely Kinh; the others are small but real minorities of the province.
-ETHNICITIES: tuple[tuple[str, float], ...] = (
-    ("Kinh", 98.4),
-    ("Mường", 0.4),
-    ("Thái", 0.3),
-    ("Chứt", 0.25),
-    ("Lào", 0.2),
-    ("Tày", 0.2),
-    ("Nùng", 0.15),
-    ("Hoa", 0.1),
 )
 
 # Where people born outside Hà Tĩnh were registered: neighbours and big cities weigh most;
@@ -127,7 +119,6 @@ DAY_MS = 24 * HOUR_MS
 LOCAL_OFFSET_MS = LOCAL_OFFSET // timedelta(milliseconds=1)
 EPOCH = datetime(1970, 1, 1)
 EPOCH_ORDINAL = EPOCH.toordinal()
-SEQUENCE_SPACE = range(1, 1_000_000)
 
 TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
 THREE_DIGITS = tuple(f"{number:03d}" for number in range(1000))
@@ -247,7 +238,7 @@ def _name_table(middles: Sequence[tuple[str, float]], given: tuple[str, ...]) ->
     return _NameTable(names, weights, given)
 
 
-# Keyed by (gender, born before YOUNGER_GENERATION_FROM); gender 0 is male, 1 female.
+# Keyed by (gender, born before ids.YOUNGER_GENERATION_FROM); gender 0 is male, 1 female.
 NAME_TABLES: dict[tuple[int, bool], _NameTable] = {
     (0, True): _name_table(vn.MIDDLE_NAMES_MALE_OLDER, vn.GIVEN_NAMES_MALE_OLDER),
     (0, False): _name_table(vn.MIDDLE_NAMES_MALE_YOUNGER, vn.GIVEN_NAMES_MALE_YOUNGER),
@@ -279,6 +270,7 @@ class _PopulationBuilder:
 
     def __init__(self, rng: random.Random, units: AdminUnits, start: datetime) -> None:
         self.rng = rng
+        self.issuer = ids.PersonalIdIssuer(rng)
         self.units = units
         self.start_ordinal = start.date().toordinal()
         self.start_year = start.year
@@ -444,25 +436,26 @@ class _PopulationBuilder:
     def _personal_ids(self) -> None:
         groups: dict[tuple[str, int, int], list[int]] = {}
         for index, year in enumerate(self.birth_year):
-            century_gender = (year // 100 - 19) * 2 + self.gender[index]
-            key = (self.birth_province[index], century_gender, year % 100)
+            key = (self.birth_province[index], year, self.gender[index])
             group = groups.get(key)
             if group is None:
                 group = groups[key] = []
             group.append(index)
-        ids = [""] * len(self.birth)
+        ids_by_index = [""] * len(self.birth)
         order: list[int] = []
-        # Sequences are drawn at random within a prefix, as issued ids look, and handed out in
-        # ascending order so that visiting prefixes in order visits the ids in key order.
-        for key in sorted(groups):
-            province, century_gender, year_digits = key
-            prefix = f"0{province}{century_gender}{year_digits:02d}"
-            members = groups[key]
-            sequences = sorted(self.rng.sample(SEQUENCE_SPACE, len(members)))
-            for index, sequence in zip(members, sequences, strict=True):
-                ids[index] = f"{prefix}{sequence:06d}"
+        # A prefix's ids come ascending, so visiting the prefixes in order visits the ids in
+        # key order.
+        prefixes = sorted(
+            (ids.id_prefix(province, year, gender == 1), (province, year, gender))
+            for province, year, gender in groups
+        )
+        for _, (province, year, gender) in prefixes:
+            members = groups[(province, year, gender)]
+            issued = self.issuer.issue_many(province, year, gender == 1, len(members))
+            for index, personal_id in zip(members, issued, strict=True):
+                ids_by_index[index] = personal_id
             order.extend(members)
-        self._renumber(order, ids)
+        self._renumber(order, ids_by_index)
 
     def _renumber(self, order: list[int], ids: list[str]) -> None:
         """Put every column in personal-id order.
@@ -483,21 +476,19 @@ class _PopulationBuilder:
         self.kinds = {position[index]: kind for index, kind in self.kinds.items()}
 
     def _spoil_ids(self) -> None:
-        used = set(self.ids)
         for index, kind in sorted(self.kinds.items()):
             if kind not in ("bad_id_shape", "id_birth_mismatch"):
                 continue
             variant = self._variants.get(kind, 0)
             self._variants[kind] = variant + 1
             if kind == "bad_id_shape":
-                candidate, detail = self._bad_shape(self.ids[index], variant % 2, used)
+                candidate, detail = self._bad_shape(self.ids[index], variant % 2)
             else:
-                candidate, detail = self._birth_mismatch(self.ids[index], variant % 3, used)
-            used.add(candidate)
+                candidate, detail = self.issuer.mismatched(self.ids[index], variant)
             self.ids[index] = candidate
             self.defects.append((candidate, kind, detail))
 
-    def _bad_shape(self, original: str, variant: int, used: set[str]) -> tuple[str, str]:
+    def _bad_shape(self, original: str, variant: int) -> tuple[str, str]:
         """A mistyped id: a digit lost (11 digits) or a letter typed for a digit."""
         rng = self.rng
         while True:
@@ -509,28 +500,9 @@ class _PopulationBuilder:
                 position = rng.randrange(6, len(original))
                 candidate = original[:position] + rng.choice("OIBSZ") + original[position + 1 :]
                 detail = "letter in id"
-            if candidate not in used:
+            if candidate not in self.issuer:
+                self.issuer.reserve((candidate,))
                 return candidate, detail
-
-    def _birth_mismatch(self, original: str, variant: int, used: set[str]) -> tuple[str, str]:
-        """A well-formed id whose gender, century or year disagrees with the record."""
-        rng = self.rng
-        century_gender = int(original[3])
-        while True:
-            if variant == 0:
-                candidate = f"{original[:3]}{century_gender ^ 1}{original[4:]}"
-                detail = "gender digit"
-            elif variant == 1:
-                candidate = f"{original[:3]}{century_gender ^ 2}{original[4:]}"
-                detail = "century digit"
-            else:
-                year = (int(original[4:6]) + rng.randint(1, 9)) % 100
-                candidate = f"{original[:4]}{year:02d}{original[6:]}"
-                detail = "year digits"
-            if candidate not in used:
-                return candidate, detail
-            # Someone else holds that id: another sequence keeps the same defect.
-            original = f"{original[:6]}{rng.choice(SEQUENCE_SPACE):06d}"
 
     def _families(self) -> None:
         """Marry adults, give children parents, and pass on family name and ethnicity."""
@@ -539,7 +511,7 @@ class _PopulationBuilder:
         records = len(self.birth)
         family_names, family_weights = _cumulative(vn.FAMILY_NAMES)
         self.family = rng.choices(family_names, cum_weights=family_weights, k=records)
-        ethnicities, ethnicity_weights = _cumulative(ETHNICITIES)
+        ethnicities, ethnicity_weights = _cumulative(ids.ETHNICITIES)
         self.ethnicity = rng.choices(ethnicities, cum_weights=ethnicity_weights, k=records)
         self.father = [None] * records
         self.mother = [None] * records
@@ -601,7 +573,8 @@ class _PopulationBuilder:
 
     def _full_name(self, index: int) -> str:
         rand = self.rng.random
-        table = NAME_TABLES[(self.gender[index], self.birth_year[index] < YOUNGER_GENERATION_FROM)]
+        older = self.birth_year[index] < ids.YOUNGER_GENERATION_FROM
+        table = NAME_TABLES[(self.gender[index], older)]
         middle = _weighted(rand, table.middles, table.middle_weights)
         return f"{self.family[index]} {middle} {_pick(rand, table.given)}"
 

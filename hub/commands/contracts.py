@@ -52,7 +52,6 @@ def catalogue_validate(
 ) -> None:
     """Check the catalogue against its schemas, rules and expectation types."""
     from quality.rules import RuleConfigError, RuleSet
-    from quality.suites import SuiteConfigError, build_suite
     from schemas.catalogue import (
         CatalogueProblem,
         default_catalogue,
@@ -67,12 +66,6 @@ def catalogue_validate(
             RuleSet.for_dataset(dataset)
         except RuleConfigError as exc:
             problems.append(CatalogueProblem(dataset=dataset.id, field="rules", message=str(exc)))
-        try:
-            build_suite(dataset)
-        except SuiteConfigError as exc:
-            problems.append(
-                CatalogueProblem(dataset=dataset.id, field="expectations", message=str(exc))
-            )
     for problem in problems:
         err.print(f"{problem.dataset}: {problem.field}: {problem.message}", highlight=False)
     if problems:

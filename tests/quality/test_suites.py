@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import Engine, MetaData, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -17,14 +18,25 @@ from quality.suites import (
     QualityError,
     QualityReport,
     SuiteConfigError,
+    SuiteContext,
     build_suite,
     run_quality,
 )
-from schemas.catalogue import Dataset, ExpectationSpec, default_catalogue
+from schemas.catalogue import (
+    CATALOGUE_PATH,
+    EXPECTATION_TYPES,
+    Dataset,
+    ExpectationSpec,
+    default_catalogue,
+    load_catalogue,
+)
 from warehouse.models import build_dataset_table, dataset_table, metadata
 from warehouse.reference import load_reference_tables
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+UPDATED = datetime(2026, 1, 10, 8, 30, tzinfo=UTC)
+# The citizens below are a day fresh then; the empty tables are stale whatever the moment.
+NOW = UPDATED + timedelta(hours=6)
 
 
 def citizen(personal_id: str, full_name: str, **changes: Any) -> dict[str, Any]:
@@ -45,7 +57,7 @@ def citizen(personal_id: str, full_name: str, **changes: Any) -> dict[str, Any]:
         "mother_id": None,
         "spouse_id": None,
         "eid_level": 2,
-        "updated_at": datetime(2026, 1, 10, 8, 30, tzinfo=UTC),
+        "updated_at": UPDATED,
         "source_system": "population",
         "agency_id": "000.00.10.H25",
         "trace_id": uuid.uuid4().hex,
@@ -92,7 +104,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def report(sqlite_url: str, workdir: Path) -> QualityReport:
-    return run_quality(sqlite_url, workdir)
+    return run_quality(sqlite_url, workdir, now=NOW)
 
 
 def failing(report: QualityReport, dataset_id: str) -> set[tuple[str, str | None]]:
@@ -134,7 +146,7 @@ def test_run_on_sqlite(report: QualityReport, workdir: Path) -> None:
 def test_rerun_in_the_same_workdir_is_quiet(
     report: QualityReport, sqlite_url: str, workdir: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    again = run_quality(sqlite_url, workdir, ["citizen.person"])
+    again = run_quality(sqlite_url, workdir, ["citizen.person"], now=NOW)
     check_citizen_person(again)
     assert again.report == report.report
     captured = capfd.readouterr()
@@ -156,6 +168,8 @@ def test_suite_comes_from_the_catalogue_alone() -> None:
     assert completeness.column == "permanent_residence_address"
     assert completeness.mostly == pytest.approx(0.99)
     assert completeness.meta["lgsp"] == {
+        "name": "completeness:permanent_residence.address",
+        "index": 5,
         "type": "completeness",
         "column": "permanent_residence.address",
         "critical": False,
@@ -206,8 +220,45 @@ def test_unknown_expectation_type() -> None:
         ({"type": "in_set", "column": "gender", "values": []}, "non-empty list"),
         ({"type": "between", "column": "eid_level"}, "'min', 'max' or both"),
         ({"type": "between", "column": "eid_level", "min": 3, "max": 1}, "above 'max'"),
-        ({"type": "between", "column": "eid_level", "min": "0"}, "must be a number"),
-        ({"type": "in_reference", "column": "ethnicity", "reference": "ward"}, "one of province"),
+        ({"type": "between", "column": "eid_level", "min": "0"}, "should be a valid number"),
+        (
+            {"type": "in_reference", "column": "ethnicity", "reference": "ward"},
+            "'province', 'district' or 'commune'",
+        ),
+        ({"type": "format", "column": "personal_id", "pattern": "[0-9"}, "not a regular"),
+        ({"type": "format", "column": "personal_id"}, "missing parameter 'pattern'"),
+        (
+            {
+                "type": "exists_in",
+                "column": "father_id",
+                "dataset": "citizen.people",
+                "field": "personal_id",
+            },
+            "unknown dataset 'citizen.people'",
+        ),
+        (
+            {
+                "type": "exists_in",
+                "column": "father_id",
+                "dataset": "citizen.person",
+                "field": "cccd",
+            },
+            "has no field 'cccd'",
+        ),
+        (
+            {
+                "type": "exists_in",
+                "column": "eid_level",
+                "dataset": "citizen.person",
+                "field": "personal_id",
+            },
+            "different types",
+        ),
+        ({"type": "freshness", "column": "full_name"}, "not a date or a timestamp"),
+        ({"type": "freshness", "max_age": "1 day"}, "ISO 8601 duration"),
+        ({"type": "volume"}, "'max_drop', 'max_growth' or both"),
+        ({"type": "volume", "column": "personal_id", "max_drop": 0.1}, "takes no 'column'"),
+        ({"type": "volume", "max_drop": 1.5}, r"share in \[0, 1\]"),
         ({"type": "unique", "column": "personal_id", "mostly": 0.5}, "unexpected parameter"),
     ],
 )
@@ -215,6 +266,130 @@ def test_bad_expectation_parameters(spec: dict[str, Any], problem: str) -> None:
     dataset = with_expectations({"type": "not_null", "column": "personal_id"}, spec)
     with pytest.raises(SuiteConfigError, match=rf"'test\.people'.*expectations\[1\].*{problem}"):
         build_suite(dataset)
+
+
+ONE_OF_EACH_TYPE: dict[str, dict[str, Any]] = {
+    "not_null": {"column": "personal_id"},
+    "unique": {"column": "personal_id"},
+    "completeness": {"column": "full_name", "min": 0.9},
+    "in_set": {"column": "gender", "values": ["MALE", "FEMALE"]},
+    "between": {"column": "eid_level", "min": 0},
+    "in_reference": {"column": "birth_registration_commune_code", "reference": "commune"},
+    "format": {"column": "personal_id", "pattern": "^0[0-9]{11}$"},
+    "exists_in": {"column": "father_id", "dataset": "citizen.person", "field": "personal_id"},
+    "freshness": {},
+    "volume": {"max_drop": 0.1},
+}
+
+
+def test_every_type_the_catalogue_knows_builds_a_gx_expectation() -> None:
+    assert set(ONE_OF_EACH_TYPE) == set(EXPECTATION_TYPES)
+    dataset = with_expectations(*({"type": t, **p} for t, p in ONE_OF_EACH_TYPE.items()))
+    suite = build_suite(dataset)
+    assert [e.meta["lgsp"]["type"] for e in suite.expectations] == list(ONE_OF_EACH_TYPE)
+    assert [e.meta["lgsp"]["name"] for e in suite.expectations][-3:] == [
+        "exists_in:father_id",
+        "freshness:updated_at",
+        "volume:-",
+    ]
+
+
+def test_adding_an_expectation_to_catalogue_yaml_changes_the_suite(tmp_path: Path) -> None:
+    """The catalogue file alone decides the suite: an edited copy gives a bigger one."""
+    raw = yaml.safe_load(CATALOGUE_PATH.read_text(encoding="utf-8"))
+    person = next(entry for entry in raw["datasets"] if entry["id"] == "citizen.person")
+    person["expectations"].append(
+        {"type": "format", "column": "nationality", "pattern": "^[A-Z]{2}$", "weight": 2}
+    )
+    person["expectations"].append(
+        {
+            "type": "exists_in",
+            "column": "spouse_id",
+            "dataset": "citizen.person",
+            "field": "personal_id",
+            "critical": True,
+        }
+    )
+    edited = tmp_path / "catalogue.yaml"
+    edited.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+    before = build_suite(default_catalogue().dataset("citizen.person"))
+    catalogue = load_catalogue(edited)
+    after = build_suite(catalogue.dataset("citizen.person"), catalogue=catalogue)
+
+    assert len(after.expectations) == len(before.expectations) + 2
+    nationality, spouse = after.expectations[-2:]
+    assert nationality.expectation_type == "expect_column_values_to_match_regex"
+    assert nationality.column == "nationality"
+    assert nationality.regex == "^[A-Z]{2}$"
+    assert nationality.meta["lgsp"]["weight"] == 2.0
+    assert spouse.expectation_type == "unexpected_rows_expectation"
+    assert 'checked."spouse_id"' in spouse.unexpected_rows_query
+    assert 'LEFT JOIN "citizen_person" AS referenced' in spouse.unexpected_rows_query
+    assert spouse.meta["lgsp"]["critical"] is True
+    assert "Cơ sở dữ liệu dân cư" in spouse.description
+
+
+def test_format_and_exists_in_become_gx_expectations() -> None:
+    suite = build_suite(
+        with_expectations(
+            {"type": "format", "column": "mother_id", "pattern": "^0[0-9]{11}$", "min": 0.98},
+            {
+                "type": "exists_in",
+                "column": "mother_id",
+                "dataset": "citizen.person",
+                "field": "personal_id",
+            },
+        )
+    )
+    pattern, exists = suite.expectations
+    assert pattern.expectation_type == "expect_column_values_to_match_regex"
+    assert (pattern.column, pattern.regex, pattern.mostly) == ("mother_id", "^0[0-9]{11}$", 0.98)
+    assert "{batch} AS checked" in exists.unexpected_rows_query
+    assert 'referenced."personal_id" IS NULL' in exists.unexpected_rows_query
+
+
+def test_freshness_measures_from_now_in_the_database_s_own_timestamps() -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    dataset = with_expectations(
+        {"type": "freshness"},
+        {"type": "freshness", "max_age": "PT6H"},
+        {"type": "freshness", "column": "date_of_birth", "max_age": "P40Y"},
+    )
+    sqlite = build_suite(dataset, context=SuiteContext(now=now, naive_timestamps=True))
+    daily, six_hours, born = sqlite.expectations
+    assert daily.expectation_type == "expect_column_max_to_be_between"
+    assert daily.column == "updated_at"
+    # SQLite keeps UTC wall time without a zone; the catalogue's update_frequency is P1D.
+    assert daily.min_value == datetime(2026, 3, 1, 9, 0)
+    assert six_hours.min_value == datetime(2026, 3, 2, 3, 0)
+    assert born.column == "date_of_birth"
+    assert born.min_value == (now - timedelta(days=40 * 365)).date()
+    zoned = build_suite(dataset, context=SuiteContext(now=now, naive_timestamps=False))
+    assert zoned.expectations[0].min_value == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("previous", "bounds", "low", "high"),
+    [
+        (None, {"max_drop": 0.05, "max_growth": 0.5}, 0, None),  # a first run passes
+        (1000, {"max_drop": 0.05, "max_growth": 0.5}, 950, 1500),
+        (1000, {"max_drop": 0.05}, 950, None),
+        (1000, {"max_growth": 0.1}, 0, 1100),
+        (999, {"max_drop": 0.01, "max_growth": 0.01}, 990, 1008),
+        (0, {"max_drop": 0.05, "max_growth": 0.5}, 0, None),  # from empty, any growth
+    ],
+)
+def test_volume_bounds_come_from_the_previous_count(
+    previous: int | None, bounds: dict[str, float], low: int, high: int | None
+) -> None:
+    suite = build_suite(
+        with_expectations({"type": "volume", **bounds}),
+        context=SuiteContext(previous_row_count=previous),
+    )
+    (volume,) = suite.expectations
+    assert volume.expectation_type == "expect_table_row_count_to_be_between"
+    assert (volume.min_value, volume.max_value) == (low, high)
 
 
 def test_uniqueness_and_completeness_on_a_constructed_dataset(tmp_path: Path) -> None:
@@ -323,4 +498,4 @@ def test_run_on_postgres(postgres_url: str, workdir: Path) -> None:
     fill_warehouse(engine)
     engine.dispose()
     # The SQLite runs' workdir: its GX data source changes type.
-    check_citizen_person(run_quality(postgres_url, workdir))
+    check_citizen_person(run_quality(postgres_url, workdir, now=NOW))

@@ -11,10 +11,14 @@ import yaml
 
 from schemas.catalogue import (
     CATALOGUE_PATH,
+    EXPECTATION_TYPES,
     Catalogue,
+    CatalogueError,
     CatalogueProblem,
     Dataset,
+    ExpectationConfigError,
     ExpectationSpec,
+    check_expectations,
     default_catalogue,
     load_catalogue,
     validate_catalogue,
@@ -79,8 +83,9 @@ def test_key_problems(key: tuple[str, ...], field: str, message: str) -> None:
 
 def test_key_must_be_a_single_value() -> None:
     enterprise = default_catalogue().dataset("business.enterprise")
+    # citizen.person too: the enterprise's exists_in expectation names it.
     (problem,) = validate_catalogue(
-        catalogue_of(enterprise.model_copy(update={"key": ("branches",)}))
+        catalogue_of(person(), enterprise.model_copy(update={"key": ("branches",)}))
     )
     assert (problem.dataset, problem.field) == ("business.enterprise", "branches")
     assert "is an array" in problem.message
@@ -95,7 +100,8 @@ def test_key_must_be_a_single_value() -> None:
     ],
 )
 def test_version_field_problems(version: str, message: str) -> None:
-    (problem,) = validate_catalogue(catalogue_of(person(version_field=version)))
+    # Without expectations: freshness checks the version field too, and would say so again.
+    (problem,) = validate_catalogue(catalogue_of(person(version_field=version, expectations=())))
     assert (problem.dataset, problem.field) == ("citizen.person", version)
     assert message in problem.message
 
@@ -103,14 +109,21 @@ def test_version_field_problems(version: str, message: str) -> None:
 def test_version_field_must_not_be_nullable() -> None:
     death = default_catalogue().dataset("civil.death")
     nullable = death.model_copy(update={"version_field": "deceased.date_of_birth"})
-    (problem,) = validate_catalogue(catalogue_of(nullable))
+    (problem,) = validate_catalogue(catalogue_of(person(), nullable))
     assert (problem.dataset, problem.field) == ("civil.death", "deceased.date_of_birth")
     assert "nullable" in problem.message
 
 
 def test_version_field_may_be_a_date_or_a_counter() -> None:
     assert problems_of(person(version_field="date_of_birth")) == []
-    assert problems_of(person(version_field="eid_level")) == []
+    assert problems_of(person(version_field="eid_level", expectations=())) == []
+
+
+def test_freshness_of_a_counter_version_needs_a_timestamp_column() -> None:
+    (problem,) = validate_catalogue(catalogue_of(person(version_field="eid_level")))
+    assert (problem.dataset, problem.field) == ("citizen.person", "eid_level")
+    assert "'freshness'" in problem.message
+    assert "not a date or a timestamp; freshness needs one" in problem.message
 
 
 def test_personal_data_paths_must_exist() -> None:
@@ -135,7 +148,7 @@ def test_expectation_columns_must_exist() -> None:
 def test_schema_namespaces_are_unique_per_dataset() -> None:
     birth = default_catalogue().dataset("civil.birth")
     copy = birth.model_copy(update={"id": "civil.birth_copy"})
-    (problem,) = validate_catalogue(catalogue_of(birth, copy))
+    (problem,) = validate_catalogue(catalogue_of(person(), birth, copy))
     assert (problem.dataset, problem.field) == ("civil.birth_copy", "schema")
     assert "'vn.lgsp.civil.birth' is also used by dataset 'civil.birth'" in problem.message
 
@@ -233,3 +246,114 @@ def test_problems_in_a_catalogue_file(tmp_path: Path) -> None:
         ("citizen.household", "members"),
         ("citizen.household", "head"),
     ]
+
+
+def with_expectation(spec: dict[str, Any]) -> Dataset:
+    base = person()
+    extra = ExpectationSpec.model_validate(spec)
+    return base.model_copy(update={"expectations": (*base.expectations, extra)})
+
+
+def in_full_catalogue(entry: Dataset) -> Catalogue:
+    """The whole catalogue with ``entry`` in place of the dataset of its id."""
+    datasets = tuple(entry if d.id == entry.id else d for d in default_catalogue().datasets)
+    return catalogue_of(*datasets)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "message"),
+    [
+        (
+            {"type": "matches_regex", "column": "full_name"},
+            "expectations[16]",
+            "expectation 'matches_regex' (expectations[16]): unknown type; known types: "
+            "between, completeness, exists_in, format, freshness, in_reference, in_set, "
+            "not_null, unique, volume",
+        ),
+        (
+            {"type": "completeness", "column": "full_name", "min": 1.5},
+            "expectations[16]",
+            "parameter 'min' must be a share in (0, 1], got 1.5",
+        ),
+        (
+            {"type": "format", "column": "personal_id", "pattern": "^[0-9]{12$", "mostly": 1},
+            "expectations[16]",
+            "unexpected parameter(s) mostly",
+        ),
+        (
+            {"type": "format", "column": "personal_id", "pattern": "(0[0-9]{11}"},
+            "expectations[16]",
+            "is not a regular expression",
+        ),
+        (
+            {"type": "in_set", "column": "gender", "values": "MALE"},
+            "expectations[16]",
+            "parameter 'values'",
+        ),
+        (
+            {
+                "type": "exists_in",
+                "column": "spouse_id",
+                "dataset": "civil.marriages",
+                "field": "husband.personal_id",
+            },
+            "expectations[16]",
+            "unknown dataset 'civil.marriages'",
+        ),
+        (
+            {
+                "type": "exists_in",
+                "column": "spouse_id",
+                "dataset": "civil.marriage",
+                "field": "husband.cccd",
+            },
+            "expectations[16]",
+            "dataset 'civil.marriage' has no field 'husband.cccd'",
+        ),
+        (
+            {"type": "freshness", "column": "ethnicity"},
+            "ethnicity",
+            "not a date or a timestamp",
+        ),
+        ({"type": "freshness", "max_age": "P0D"}, "expectations[16]", "not a positive duration"),
+        ({"type": "volume", "max_growth": -0.5}, "expectations[16]", "must be 0 or more"),
+        ({"type": "unique"}, "expectations[16]", "missing 'column'"),
+    ],
+)
+def test_expectation_problems(spec: dict[str, Any], field: str, message: str) -> None:
+    """`lgsp catalogue validate` names the dataset, the expectation and what is wrong."""
+    (problem,) = validate_catalogue(in_full_catalogue(with_expectation(spec)))
+    assert (problem.dataset, problem.field) == ("citizen.person", field)
+    assert message in problem.message
+    assert f"expectation {spec['type']!r} (expectations[16])" in problem.message
+
+
+def test_freshness_needs_a_duration_as_update_frequency() -> None:
+    def daily(*specs: dict[str, Any]) -> Dataset:
+        expectations = tuple(ExpectationSpec.model_validate(spec) for spec in specs)
+        return person(update_frequency="daily", expectations=expectations)
+
+    (problem,) = validate_catalogue(catalogue_of(daily({"type": "freshness"})))
+    assert "update_frequency: 'daily' is not an ISO 8601 duration" in problem.message
+    # An explicit max_age needs no frequency.
+    assert problems_of(daily({"type": "freshness", "max_age": "P2D"})) == []
+
+
+def test_check_expectations_names_the_first_problem() -> None:
+    entry = with_expectation({"type": "volume", "column": "personal_id", "max_drop": 0.1})
+    with pytest.raises(ExpectationConfigError) as info:
+        check_expectations(entry, default_catalogue())
+    assert str(info.value) == (
+        "dataset 'citizen.person', expectation 'volume' (expectations[16]): takes no 'column' "
+        "(it checks the whole table), got 'personal_id'"
+    )
+    assert isinstance(info.value, CatalogueError)
+
+
+def test_every_catalogue_expectation_parses_to_its_type() -> None:
+    catalogue = default_catalogue()
+    for entry in catalogue.datasets:
+        checked = check_expectations(entry, catalogue)
+        assert [type(params) for params in checked] == [
+            EXPECTATION_TYPES[spec.type] for spec in entry.expectations
+        ]
