@@ -39,7 +39,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from typing import Any, Final, Literal, cast, get_args
 
@@ -83,6 +83,25 @@ class Failure:
     field: str
     reason: str
     reason_vi: str
+
+    def shortened(self) -> Failure:
+        """The failure with its reasons cut to :data:`MAX_REASON_CHARS`.
+
+        Reasons quote the offending value; a value of megabytes would otherwise travel in
+        every dead letter's headers and the quarantine table.
+        """
+        if len(self.reason) <= MAX_REASON_CHARS and len(self.reason_vi) <= MAX_REASON_CHARS:
+            return self
+        return Failure(self.rule, self.field, _shorten(self.reason), _shorten(self.reason_vi))
+
+
+MAX_REASON_CHARS: Final = 500
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_REASON_CHARS:
+        return text
+    return f"{text[: MAX_REASON_CHARS - 20]}… ({len(text)} characters)"
 
 
 Check = Callable[[dict[str, Any]], Iterable[Failure]]
@@ -327,7 +346,7 @@ class RuleSet:
         for check in self._checks:
             found = check(record)
             if found:
-                failures.extend(found)
+                failures.extend(failure.shortened() for failure in found)
         return failures
 
     def __repr__(self) -> str:
@@ -451,7 +470,14 @@ def _is_blank(value: Any) -> bool:
 def _local_date(value: date) -> date:
     """The calendar date of a date or timestamp, in Vietnam time when the timestamp is aware."""
     if isinstance(value, datetime):
-        return (value.astimezone(VN_TZ) if value.tzinfo else value).date()
+        if not value.tzinfo:
+            return value.date()
+        try:
+            return value.astimezone(VN_TZ).date()
+        except OverflowError:
+            # The last hours of 9999-12-31 UTC have no date in Vietnam time; the UTC date
+            # still fails every range rule such a timestamp should fail.
+            return value.astimezone(UTC).date()
     return value
 
 
