@@ -29,6 +29,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from connectors.simulators.manifest import MANIFEST_FILE, SimulationManifest
 from connectors.simulators.population import DATABASE_FILE, DEFECTS_TABLE, SYSTEM, TABLE
 
 REGISTER_DIRECTORY = SYSTEM
@@ -264,7 +265,8 @@ def find_register(out_dir: Path, population: Path | None = None) -> PopulationRe
             sibling directory ``population`` of ``out_dir``, if it holds a database.
 
     Returns:
-        The register, or ``None`` when none was named and the sibling directory has none.
+        The register, or ``None`` when none was named and the sibling directory holds no
+        population simulator run (a manifest of the population system beside its database).
 
     Raises:
         RegisterError: If ``population`` was named and holds no population database, or the
@@ -273,7 +275,14 @@ def find_register(out_dir: Path, population: Path | None = None) -> PopulationRe
     if population is not None:
         return PopulationRegister.load(population)
     sibling = Path(out_dir).resolve().parent / REGISTER_DIRECTORY
-    if not (sibling / DATABASE_FILE).is_file():
+    if not (sibling / DATABASE_FILE).is_file() or not (sibling / MANIFEST_FILE).is_file():
+        return None
+    # Only a population simulator's own run: a sibling database made otherwise (a hand-made
+    # or deliberately broken source) is not a register to draw people from.
+    try:
+        if SimulationManifest.read(sibling).system != SYSTEM:
+            return None
+    except (OSError, ValueError):
         return None
     return PopulationRegister.load(sibling)
 
