@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -154,7 +155,9 @@ class ConnectorRunner:
             },
             logger=logging.getLogger("lgsp.connectors.librdkafka"),
         )
-        self._undelivered: list[tuple[Message, str]] = []
+        # With the headers each was produced with: delivery reports carry none, and a message
+        # sent again must keep its trace id, so the hub can tell a redelivery from a new record.
+        self._undelivered: list[tuple[Message, dict[str, str], str]] = []
 
     def run(self) -> RunStats:
         """Publish everything after the stored offset; returns the counters of this run."""
@@ -247,7 +250,7 @@ class ConnectorRunner:
                     key=encoded_key,
                     value=value,
                     headers=h.encode_headers(headers),
-                    on_delivery=self._on_delivery,
+                    on_delivery=partial(self._on_delivery, headers),
                 )
                 return
             except BufferError:
@@ -263,9 +266,11 @@ class ConnectorRunner:
                     ) from exc
                 raise
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+    def _on_delivery(
+        self, headers: dict[str, str], error: KafkaError | None, message: Message
+    ) -> None:
         if error is not None:
-            self._undelivered.append((message, str(error)))
+            self._undelivered.append((message, headers, str(error)))
 
     def _await_acknowledgements(self) -> None:
         """Wait for the batch; send what failed again, with backoff, before giving up."""
@@ -280,7 +285,7 @@ class ConnectorRunner:
             if not remaining and not self._undelivered:
                 return
             failed, self._undelivered = self._undelivered, []
-            reason = failed[0][1] if failed else f"{remaining} messages unacknowledged"
+            reason = failed[0][2] if failed else f"{remaining} messages unacknowledged"
             if attempt == self.max_retries:
                 raise PublishError(
                     f"{self.connector.instance_name}: the broker did not acknowledge a batch "
@@ -297,13 +302,10 @@ class ConnectorRunner:
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
             self.stats.retries += 1
-            for message, _ in failed:
+            for message, headers, _ in failed:
                 self._produce(
                     message.topic(),
                     (message.key() or b"").decode("utf-8"),
                     message.value() or b"",
-                    {
-                        name: (value or b"").decode("utf-8")
-                        for name, value in message.headers() or []
-                    },
+                    headers,
                 )
