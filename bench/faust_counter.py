@@ -1,6 +1,6 @@
 """A faust app whose one agent only counts (``python -m bench.faust_counter``).
 
-It runs with the hub worker's broker settings and batch size, so the rate it reaches is what
+It runs with the hub worker's app class, settings and batch size, so the rate it reaches is what
 faust itself allows on this broker: the limit for the hub's worker. When it has counted the
 expected number of events it writes a JSON file (events, first event in and last batch out as
 ``time.monotonic()``, which is system-wide, and the CPU time between them) and keeps running
@@ -17,28 +17,15 @@ from pathlib import Path
 
 import faust
 
-from streams.app import BATCH_WITHIN_S, VALIDATE_BATCH
+from streams.app import BATCH_WITHIN_S, VALIDATE_BATCH, HubApp, HubWorker, app_settings
 
 
 def create_counter(
     *, app_id: str, bootstrap_servers: str, topic: str, expected: int, result: Path, datadir: Path
 ) -> faust.App:
-    """The app: settings as in ``streams.app.create_app``, one agent taking batches."""
-    app = faust.App(
-        app_id,
-        broker=f"kafka://{bootstrap_servers}",
-        broker_session_timeout=6,
-        broker_heartbeat_interval=1,
-        processing_guarantee="at_least_once",
-        producer_acks=-1,
-        consumer_auto_offset_reset="earliest",
-        topic_partitions=1,
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        web_enabled=False,
-        store="memory://",
-        datadir=str(datadir),
-    )
+    """The app: the worker's app class and settings (``streams.app``), one agent taking batches."""
+    settings = app_settings(app_id, bootstrap_servers, datadir, partitions=1)
+    app = HubApp(settings.pop("id"), **settings)
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
     seen: dict[str, float] = {"events": 0}
 
@@ -83,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         result=args.result,
         datadir=args.datadir,
     )
-    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+    HubWorker(app, loglevel="warn", quiet=True).execute_from_commandline()
 
 
 if __name__ == "__main__":

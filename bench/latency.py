@@ -174,8 +174,7 @@ def _watch(
             ]
         if published_all and not pending:
             return latencies
-        if not hub.worker.running:
-            raise BenchError(f"latency: the stream worker exited with code {hub.worker.returncode}")
+        hub.workers.check()
         hub.deadline.check(f"latency ({len(latencies):,} of {count:,} records seen)")
         hub.progress.update("latency", f"latency: {len(latencies):,} of {count:,} records seen")
         time.sleep(max(0.0, polled + POLL_INTERVAL_S - time.monotonic()))
@@ -184,10 +183,13 @@ def _watch(
 def _newly_visible(hub: Hub, table: Table, pending: dict[str, None]) -> list[float]:
     """Latencies of the pending records now in the warehouse, which leave ``pending``.
 
-    The hub keeps the order records were published in (one partition per topic, one agent per
-    stage), so only the oldest pending keys are asked for, and the next ones only once all of
-    those are there: a poll costs one small indexed query however long the backlog.
+    Each partition keeps the order records were published in (one agent per partition), so
+    only the oldest pending keys are asked for, and the next ones only once those are there:
+    a poll costs one small indexed query however long the backlog. With several partitions
+    the oldest keys may wait on one of them while another is ahead, so the next keys are
+    asked for as long as any of the last ones were found.
     """
+    in_order = len(hub.workers.workers) == 1
     key, ingested_at = table.c.personal_id, table.c.ingested_at
     latencies: list[float] = []
     while pending:
@@ -199,6 +201,7 @@ def _newly_visible(hub: Hub, table: Table, pending: dict[str, None]) -> list[flo
         for visible, moment in found:
             latencies.append(asked - _epoch(moment))
             del pending[visible]
-        if len(found) < len(oldest):
+        missing_some = len(found) < len(oldest)
+        if (in_order and missing_some) or not found:
             break
     return latencies

@@ -24,7 +24,7 @@ from hub.topics import ensure_topics
 from schemas import headers as h
 from schemas.catalogue import FieldColumn, flatten, leaf_fields
 from schemas.codec import HEADER_SIZE
-from streams.app import SINK_BATCH
+from streams.app import VALIDATE_BATCH
 from warehouse.models import dataset_table
 
 PERSON = "citizen.person"
@@ -89,7 +89,9 @@ async def _consume(hub: Hub, source: Source, table: Table, schema_id: int) -> Ra
             inserted, last_commit, summary = 0, 0.0, None
             consumed_cpu = used_broker_cpu = 0.0
             while summary is None or inserted < summary["produced"]:
-                fetched = await consumer.getmany(partition, timeout_ms=100, max_records=SINK_BATCH)
+                fetched = await consumer.getmany(
+                    partition, timeout_ms=100, max_records=VALIDATE_BATCH
+                )
                 rows = [_row(message, schema, fields) for message in fetched.get(partition, [])]
                 if rows:
                     await asyncio.to_thread(_insert, engine, table, rows)

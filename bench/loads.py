@@ -77,7 +77,7 @@ def measure_load(hub: Hub, name: str, sources: list[Source]) -> tuple[HubLoad, d
     bench = psutil.Process()
     with ExitStack() as stack:
         connectors = connectors_for(sources, stack)
-        worker_cpu, broker_cpu = cpu_seconds(hub.worker_process), cpu_seconds(hub.broker_process)
+        worker_cpu, broker_cpu = hub.workers.cpu_seconds(), cpu_seconds(hub.broker_process)
         bench_cpu = cpu_seconds(bench)
         started = time.monotonic()
         read, published = publish(
@@ -90,13 +90,13 @@ def measure_load(hub: Hub, name: str, sources: list[Source]) -> tuple[HubLoad, d
         connector_cpu = cpu_seconds(bench) - bench_cpu
         finished, counts = hub.warehouse.await_loaded(
             expected,
-            worker=hub.worker,
+            workers=hub.workers,
             deadline=hub.deadline,
             on_poll=lambda done, _total: hub.progress.update(
                 name, f"{name}: {done:,} of {total:,} in the warehouse or quarantine"
             ),
         )
-        worker_cpu = cpu_seconds(hub.worker_process) - worker_cpu
+        worker_cpu = hub.workers.cpu_seconds() - worker_cpu
         broker_cpu = cpu_seconds(hub.broker_process) - broker_cpu
     load = HubLoad(
         records=read,
@@ -131,7 +131,7 @@ def warm_up(hub: Hub, source: Source) -> dict[str, int]:
         )
     hub.warehouse.await_loaded(
         expected,
-        worker=hub.worker,
+        workers=hub.workers,
         deadline=hub.deadline,
         on_poll=lambda done, total: hub.progress.update(
             "warm-up", f"warm-up: {done:,} of {total:,} records through the worker"

@@ -16,6 +16,24 @@ def cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def find_children(marker: str) -> list[psutil.Process]:
+    """The children of this process whose command line contains ``marker``, oldest first.
+
+    Raises:
+        LookupError: No child process matches.
+    """
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if marker in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    if not found:
+        raise LookupError(f"no child process with {marker!r} in its command line")
+    return sorted(found, key=lambda process: process.pid)
+
+
 def find_child(marker: str) -> psutil.Process:
     """The child of this process whose command line contains ``marker``.
 

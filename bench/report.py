@@ -179,7 +179,7 @@ class Memory(_Figures):
     """Peak resident set sizes, sampled.
 
     Attributes:
-        worker_peak_mb: The stream worker process.
+        worker_peak_mb: The stream worker process (the largest one, with several).
         bench_peak_mb: This process: connectors, pollers, the raw path's consumer.
         broker_peak_mb: The embedded broker, which keeps every topic in memory.
         sample_interval_s: Time between samples.
@@ -220,6 +220,7 @@ class BenchReport(_Figures):
     Attributes:
         records: The ``--records`` asked for: the bulk load's population size, also split over
             the four source systems for the mixed load.
+        workers: Stream worker processes, and partitions of every topic.
         warehouse: Dialect of the warehouse (``sqlite`` or ``postgresql``).
         cpus: Logical CPUs of the machine.
         python: Python version.
@@ -229,6 +230,7 @@ class BenchReport(_Figures):
     """
 
     records: int
+    workers: int = 1
     warehouse: str
     cpus: int
     python: str
@@ -329,6 +331,7 @@ def render(report: BenchReport) -> str:
     latency, memory, quality = report.latency, report.memory, report.quality
     lines = [
         f"LGSP Hub benchmark: {report.records:,} records, {report.warehouse} warehouse, "
+        f"{report.workers} stream worker{'s' if report.workers > 1 else ''}, "
         f"{report.cpus} CPUs, Python {report.python}, {report.elapsed_s:,.0f} s in all",
         "",
         "Throughput (first source read -> last warehouse commit) and CPU seconds spent",

@@ -31,9 +31,9 @@ from sqlalchemy import select
 from bench.latency import measure_latency
 from bench.limits import measure_bare_faust, measure_raw_path
 from bench.loads import measure_load, warm_up
-from bench.monitor import PeakRss, find_child
+from bench.monitor import PeakRss, find_child, find_children
 from bench.report import BenchReport, HubLoad, Memory, QualityRun
-from bench.stack import Deadline, Hub, Progress, Source, Warehouse, postgres_schema
+from bench.stack import Deadline, Hub, Progress, Source, Warehouse, Workers, postgres_schema
 from connectors.simulators import simulator
 from hub.demo import split_records
 from hub.runtime import Runtime, WorkerProcess
@@ -49,6 +49,8 @@ SEED = 42
 WARM_UP_RECORDS = 200
 LATENCY_RATE = 1_000.0
 LATENCY_SECONDS = 10.0
+# Twice the workers' group session timeout (streams.app): time for any rebalance to finish.
+GROUP_SETTLE_S = 12.0
 # Enough for every stage at a few thousand records a second, and a bound on a stuck one.
 BASE_TIMEOUT_S = 300.0
 TIMEOUT_S_PER_RECORD = 0.005
@@ -62,6 +64,7 @@ def run_bench(
     latency_rate: float = LATENCY_RATE,
     latency_seconds: float = LATENCY_SECONDS,
     timeout_s: float | None = None,
+    workers: int = 1,
 ) -> BenchReport:
     """Run every benchmark stage once on a temporary embedded stack.
 
@@ -74,6 +77,8 @@ def run_bench(
         latency_seconds: How long the latency stage publishes; fewer records are sent if the
             bulk load left fewer valid ones than ``latency_rate * latency_seconds``.
         timeout_s: Limit of the whole run; by default 300 s plus 5 ms per record.
+        workers: Stream worker processes, each topic with as many partitions, so that each
+            worker consumes its share (a faust worker uses one core).
 
     Returns:
         Every figure of the run.
@@ -84,6 +89,8 @@ def run_bench(
     """
     if records < 1:
         raise ValueError(f"records must be at least 1, got {records}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     report = Progress(progress)
     started_at = datetime.now(UTC)
     started = time.monotonic()
@@ -93,7 +100,7 @@ def run_bench(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lgsp-bench-")))
 
         simulating = time.monotonic()
-        population, mixed, warm = _simulate(workdir / "sources", records, report)
+        population, mixed, warm, warm_again = _simulate(workdir / "sources", records, report)
         simulation_s = time.monotonic() - simulating
 
         warehouse_url = stack.enter_context(postgres_schema(postgres_url)) if postgres_url else None
@@ -103,13 +110,18 @@ def run_bench(
             bootstrap_servers=None,
             registry_url=None,
             warehouse_url=warehouse_url,
-            topic_partitions=1,
+            topic_partitions=workers,
         )
         endpoints = stack.enter_context(Runtime(settings, catalogue))
-        worker = stack.enter_context(WorkerProcess(endpoints, workdir / "logs" / "worker.log"))
+        processes = [
+            stack.enter_context(WorkerProcess(endpoints, workdir / "logs" / f"worker-{n}.log"))
+            for n in range(workers)
+        ]
         sampler = stack.enter_context(PeakRss())
-        worker_process = find_child(f"hub.cli worker --workdir {workdir}")
-        sampler.track("worker", worker_process)
+        worker_processes = find_children(f"hub.cli worker --workdir {workdir}")
+        for number, process in enumerate(worker_processes):
+            sampler.track(f"worker-{number}", process)
+        stream_workers = Workers(tuple(processes), tuple(worker_processes))
         broker_process = find_child(f"--listener-url tcp://{endpoints.bootstrap_servers}")
         sampler.track("broker", broker_process)
         sampler.track("bench", psutil.Process())
@@ -121,8 +133,7 @@ def run_bench(
             catalogue=catalogue,
             codec=AvroCodec(registry),
             warehouse=warehouse,
-            worker=worker,
-            worker_process=worker_process,
+            workers=stream_workers,
             broker_process=broker_process,
             deadline=deadline,
             progress=report,
@@ -130,6 +141,12 @@ def run_bench(
 
         report.say(f"warm-up: {WARM_UP_RECORDS} records through the worker, untimed")
         to_person = warm_up(hub, warm).get(PERSON, 0)
+        if workers > 1:
+            # The warm-up ends once every partition was served, perhaps all by the first
+            # worker to join; a later join rebalances the group. Let that happen now.
+            report.say(f"waiting {GROUP_SETTLE_S:.0f} s for the workers' group to settle")
+            time.sleep(GROUP_SETTLE_S)
+            to_person += warm_up(hub, warm_again).get(PERSON, 0)
 
         report.say(f"bulk load: {population.manifest.records:,} population records")
         bulk, published = measure_load(hub, "bulk load", [population])
@@ -156,10 +173,10 @@ def run_bench(
 
         # Read before Great Expectations is imported into this process.
         bench_peak = sampler.peak_mb("bench")
-        worker.stop()
+        stream_workers.stop()
         quality = _quality(endpoints.warehouse_url, workdir, mixed, mixed_load, report)
         memory = Memory(
-            worker_peak_mb=sampler.peak_mb("worker"),
+            worker_peak_mb=max(sampler.peak_mb(f"worker-{n}") for n in range(workers)),
             bench_peak_mb=bench_peak,
             broker_peak_mb=sampler.peak_mb("broker"),
             sample_interval_s=sampler.interval_s,
@@ -167,6 +184,7 @@ def run_bench(
         report.say("stopping the embedded stack")
     return BenchReport(
         records=records,
+        workers=workers,
         warehouse=warehouse.dialect,
         cpus=os.cpu_count() or 1,
         python=platform.python_version(),
@@ -185,8 +203,8 @@ def run_bench(
 
 def _simulate(
     directory: Path, records: int, report: Progress
-) -> tuple[Source, list[Source], Source]:
-    """The bulk population, the mixed load's four systems, and the warm-up population."""
+) -> tuple[Source, list[Source], Source, Source]:
+    """The bulk population, the mixed load's four systems, and two warm-up populations."""
 
     def simulate(system: str, where: Path, count: int, seed: int) -> Source:
         return Source(system, where, simulator(system)(where, count, DEFECT_RATE, seed))
@@ -199,7 +217,8 @@ def _simulate(
     ]
     # Another seed, so none of its records is one the bulk load sends.
     warm = simulate("population", directory / "warm-up", WARM_UP_RECORDS, SEED + 1)
-    return population, mixed, warm
+    warm_again = simulate("population", directory / "warm-up-2", WARM_UP_RECORDS, SEED + 2)
+    return population, mixed, warm, warm_again
 
 
 def _stored_keys(warehouse: Warehouse) -> set[str]:

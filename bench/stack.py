@@ -17,22 +17,23 @@ import psutil
 from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 
+from bench.monitor import cpu_seconds
 from connectors.simulators.manifest import SimulationManifest
 from hub.broker import die_with_parent
 from hub.runtime import Endpoints, WorkerProcess
 from schemas.catalogue import Catalogue
 from schemas.codec import AvroCodec
-from streams.app import SINK_BATCH
+from streams.app import VALIDATE_BATCH
 from warehouse.db import create_warehouse_engine
 from warehouse.models import Quarantine, dataset_table
 from warehouse.store import count_rows
 
 # Completion is seen by polling, so the end of a load is known to within one poll. Polls are
 # cheap but not free on two cores, so they are frequent only near the end: once no more records
-# are missing than one sink batch holds, the next commit may be the last.
+# are missing than one worker batch holds, the next commit may be the last.
 COARSE_POLL_S = 0.2
 FINE_POLL_S = 0.02
-FINE_POLL_BELOW = SINK_BATCH
+FINE_POLL_BELOW = VALIDATE_BATCH
 
 # The bench package's parent, so child processes import this very package.
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -177,7 +178,7 @@ class Warehouse:
         self,
         expected: dict[str, int],
         *,
-        worker: WorkerProcess,
+        workers: Workers,
         deadline: Deadline,
         on_poll: Callable[[int, int], None],
     ) -> tuple[float, dict[str, tuple[int, int]]]:
@@ -185,7 +186,7 @@ class Warehouse:
 
         Args:
             expected: Source records per dataset.
-            worker: The stream worker, checked between polls.
+            workers: The stream workers, checked between polls.
             deadline: The run's time limit.
             on_poll: Called with (records accounted for, records expected) after each poll.
 
@@ -204,16 +205,46 @@ class Warehouse:
             on_poll(done, total)
             if all(sum(counts[d]) >= expected[d] for d in expected):
                 return polled, counts
-            if not worker.running:
-                raise BenchError(
-                    f"the stream worker exited with code {worker.returncode}:\n"
-                    f"{log_tail(worker.log_path)}"
-                )
+            workers.check()
             deadline.check(f"waiting for the warehouse ({done:,} of {total:,} records)")
             time.sleep(FINE_POLL_S if total - done <= FINE_POLL_BELOW else COARSE_POLL_S)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class Workers:
+    """The stream worker processes, as production runs them (``lgsp worker``).
+
+    Attributes:
+        workers: Each worker, one per topic partition.
+        processes: Their processes, for CPU time and memory.
+    """
+
+    workers: tuple[WorkerProcess, ...]
+    processes: tuple[psutil.Process, ...]
+
+    def check(self) -> None:
+        """Raise if a worker has exited.
+
+        Raises:
+            BenchError: Naming the worker, its exit code and the end of its log.
+        """
+        for worker in self.workers:
+            if not worker.running:
+                raise BenchError(
+                    f"the stream worker exited with code {worker.returncode}:\n"
+                    f"{log_tail(worker.log_path)}"
+                )
+
+    def cpu_seconds(self) -> float:
+        """CPU time all the workers have used so far."""
+        return sum(cpu_seconds(process) for process in self.processes)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
 
 
 @dataclass(frozen=True)
@@ -224,8 +255,7 @@ class Hub:
     catalogue: Catalogue
     codec: AvroCodec
     warehouse: Warehouse
-    worker: WorkerProcess
-    worker_process: psutil.Process
+    workers: Workers
     broker_process: psutil.Process
     deadline: Deadline
     progress: Progress

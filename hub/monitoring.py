@@ -27,6 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from sqlalchemy import Engine, text
 
 log = logging.getLogger("lgsp.monitoring")
 
@@ -93,8 +94,8 @@ class HubMetrics:
     def dead_lettered(self, dataset: str, count: int = 1) -> None:
         self._dead_lettered.labels(self.service, dataset).inc(count)
 
-    def retried(self, dataset: str, target: str) -> None:
-        self._retries.labels(self.service, dataset, target).inc()
+    def retried(self, dataset: str, target: str, count: int = 1) -> None:
+        self._retries.labels(self.service, dataset, target).inc(count)
 
     def lag(self, dataset: str, records: int) -> None:
         self._lag.labels(self.service, dataset).set(records)
@@ -156,6 +157,28 @@ class MonitoringServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def warehouse_answers(engine: Engine) -> HealthCheck:
+    """A readiness check: the warehouse answers a query."""
+
+    def check() -> bool:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+    return check
+
+
+def broker_answers(bootstrap_servers: str) -> HealthCheck:
+    """A readiness check: a bootstrap server accepts a connection."""
+    from hub.topics import check_reachable
+
+    def check() -> bool:
+        check_reachable(bootstrap_servers, timeout_s=2.0)
+        return True
+
+    return check
 
 
 def _readiness(checks: Mapping[str, HealthCheck]) -> tuple[bool, dict[str, str]]:

@@ -137,11 +137,16 @@ class WorkerProcess:
     """The stream worker in a child process, as production runs it (``lgsp worker``)."""
 
     def __init__(
-        self, endpoints: Endpoints, log_path: Path, datasets: tuple[str, ...] = ()
+        self,
+        endpoints: Endpoints,
+        log_path: Path,
+        datasets: tuple[str, ...] = (),
+        metrics_port: int | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.log_path = log_path
         self.datasets = datasets
+        self.metrics_port = metrics_port
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -156,6 +161,11 @@ class WorkerProcess:
                     "--workdir",
                     str(self.endpoints.workdir),
                     *(f"--dataset={dataset}" for dataset in self.datasets),
+                    *(
+                        ()
+                        if self.metrics_port is None
+                        else ("--metrics-port", str(self.metrics_port))
+                    ),
                 ],
                 env={**os.environ, **self.endpoints.environment()},
                 stdout=log,

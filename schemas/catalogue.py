@@ -6,6 +6,7 @@ Topic names, warehouse tables, record rules and quality suites are all read from
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import Counter
@@ -143,8 +144,10 @@ class Dataset(BaseModel):
         return SCHEMA_DIR / self.schema_file
 
     def avro_schema(self) -> dict[str, Any]:
-        """The dataset's Avro schema as JSON (not parsed)."""
-        return load_schema_json(self.schema_path)
+        """The dataset's Avro schema as JSON (not parsed): the caller's own copy to change."""
+        # The file is read once; handing out the cached dict itself let one caller's change
+        # (a test widening the schema) become every later caller's schema.
+        return copy.deepcopy(load_schema_json(self.schema_path))
 
 
 class Province(BaseModel):

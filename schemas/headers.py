@@ -40,11 +40,37 @@ def decode_headers(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[s
     return decoded
 
 
+MAX_FAILURE_TEXT_CHARS = 500
+"""Longest text a dead letter keeps of one failure's field (reason, reason_vi, rule, field)."""
+MAX_FAILURES = 20
+"""Failures a dead letter lists in full; the rule and reason headers still name every rule."""
+MAX_ERROR_HEADER_CHARS = 2000
+"""Longest rule or reason header. Rules quote the values they refuse, which may be megabytes
+long, and a message with megabytes of headers is refused by the broker like any other."""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def error_headers(stage: str, failures: list[dict[str, str]]) -> dict[str, str]:
-    """Headers of a dead letter: the stage it stopped at and every rule it failed."""
+    """Headers of a dead letter: the stage it stopped at and every rule it failed.
+
+    Every value is capped (see :data:`MAX_ERROR_HEADER_CHARS`), so the headers of a dead letter
+    stay a few kilobytes whatever its failures quote; the failures stay valid JSON.
+    """
+    kept = [
+        {name: _clip(str(text), MAX_FAILURE_TEXT_CHARS) for name, text in failure.items()}
+        for failure in failures[:MAX_FAILURES]
+    ]
     return {
-        ERROR_STAGE: stage,
-        ERROR_RULE: ",".join(dict.fromkeys(f["rule"] for f in failures)),
-        ERROR_REASON: "; ".join(f["reason"] for f in failures),
-        ERROR_FAILURES: json.dumps(failures, ensure_ascii=False),
+        ERROR_STAGE: _clip(stage, MAX_FAILURE_TEXT_CHARS),
+        ERROR_RULE: _clip(
+            ",".join(dict.fromkeys(f["rule"] for f in failures)), MAX_ERROR_HEADER_CHARS
+        ),
+        ERROR_REASON: _clip(
+            "; ".join(_clip(f["reason"], MAX_FAILURE_TEXT_CHARS) for f in failures),
+            MAX_ERROR_HEADER_CHARS,
+        ),
+        ERROR_FAILURES: json.dumps(kept, ensure_ascii=False),
     }

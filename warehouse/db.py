@@ -20,6 +20,9 @@ import warehouse.views as _views  # noqa: F401  isort: skip
 __all__ = ["WarehouseError", "create_warehouse_engine", "init_warehouse", "metadata"]
 
 
+SQLITE_CACHE_KIB = 32 * 1024
+
+
 class WarehouseError(RuntimeError):
     """The warehouse cannot be used; the message is one line naming the setting."""
 
@@ -62,6 +65,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the console and quality runs read while the sink writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 32 MiB of page cache instead of 2 MiB: a bulk load inserts keys at random places in
+    # indexes that soon outgrow 2 MiB (at 200,000 citizens a sink batch took 1.9x as long).
+    # Per connection; the worker writes from its default thread pool (CPUs + 4 threads).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -140,7 +140,11 @@ class IndicatorDaily(Base):
 
 
 class IngestLog(Base):
-    """Every clean record a sink consumed, once per topic offset however often it is delivered."""
+    """Every record the worker stored, once per ``raw.*`` offset however often it is delivered.
+
+    A source record a connector sent twice (a resend after a lost acknowledgement: same key,
+    version and trace id at another offset) is logged at its first offset only.
+    """
 
     __tablename__ = "ingest_log"
     __table_args__ = (Index("ix_ingest_log_dataset_key", "dataset", "record_key"),)

@@ -87,8 +87,7 @@ def _report_batches(metrics: HubMetrics, dataset: str) -> Callable[[RunStats], N
         metrics.records_in(dataset, stats.read - seen.read)
         metrics.records_out(dataset, "published", stats.published - seen.published)
         metrics.dead_lettered(dataset, stats.dead_lettered - seen.dead_lettered)
-        for _ in range(stats.retries - seen.retries):
-            metrics.retried(dataset, "broker")
+        metrics.retried(dataset, "broker", stats.retries - seen.retries)
         seen.read, seen.published = stats.read, stats.published
         seen.dead_lettered, seen.retries = stats.dead_lettered, stats.retries
 

@@ -10,7 +10,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.commands.common import CommandError, WorkdirOption, err, out, settings_for
+from hub.commands.common import (
+    CommandError,
+    MetricsPortOption,
+    WorkdirOption,
+    err,
+    out,
+    settings_for,
+)
 
 
 def demo(
@@ -94,17 +101,35 @@ def worker(
         list[str] | None, typer.Option("--dataset", help="Only these datasets (repeatable)")
     ] = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
+    metrics_port: MetricsPortOption = None,
 ) -> None:
-    """Run the stream worker (validate, sink, quarantine, share agents) until stopped."""
+    """Run the stream worker (validate and quarantine agents per dataset) until stopped."""
+    from contextlib import ExitStack
+
+    from hub.monitoring import HubMetrics, MonitoringServer, broker_answers, warehouse_answers
     from hub.runtime import Runtime
     from schemas.catalogue import default_catalogue
     from streams.app import WorkerConfig, run_worker
+    from warehouse.db import create_warehouse_engine
 
     settings = settings_for(workdir)
     catalogue = default_catalogue()
     for dataset_id in dataset or ():
         catalogue.dataset(dataset_id)
-    with Runtime(settings, catalogue) as endpoints:
+    metrics = HubMetrics("worker")
+    with ExitStack() as monitoring, Runtime(settings, catalogue) as endpoints:
+        port = metrics_port if metrics_port is not None else settings.metrics_port
+        if port is not None:
+            engine = create_warehouse_engine(endpoints.warehouse_url)
+            monitoring.callback(engine.dispose)
+            checks = {
+                "warehouse": warehouse_answers(engine),
+                "broker": broker_answers(endpoints.bootstrap_servers),
+            }
+            server = monitoring.enter_context(
+                MonitoringServer(metrics, host=settings.metrics_host, port=port, checks=checks)
+            )
+            err.print(f"metrics and health on {server.url}/metrics, /healthz, /readyz")
         run_worker(
             WorkerConfig(
                 bootstrap_servers=endpoints.bootstrap_servers,
@@ -116,6 +141,7 @@ def worker(
                 pseudonym_key=endpoints.pseudonym_key,
             ),
             loglevel=loglevel,
+            metrics=metrics,
         )
 
 
@@ -159,11 +185,15 @@ def bench(
         str | None,
         typer.Option(help="Also load into this PostgreSQL (a scratch schema, dropped after)"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=8, help="Worker processes (and partitions per topic) to run"),
+    ] = 1,
 ) -> None:
     """Measure the pipeline against its limits on the embedded stack; print the figures."""
     from bench import render, run_bench
 
-    report = run_bench(records, postgres_url=postgres, progress=err.print)
+    report = run_bench(records, postgres_url=postgres, progress=err.print, workers=workers)
     sys.stdout.write((report.model_dump_json() if json_output else render(report)) + "\n")
 
 

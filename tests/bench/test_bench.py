@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import psutil
 import pytest
 
@@ -126,3 +129,31 @@ def test_progress_is_reported_and_nothing_is_left_running(
 def test_records_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         run_bench(0)
+
+
+def test_two_workers_share_the_partitions_and_the_loads_reconcile() -> None:
+    report = run_bench(RECORDS, latency_rate=200, latency_seconds=1, workers=2)
+    assert report.workers == 2
+    for load in (report.bulk, report.mixed):
+        assert load.warehouse_rows + load.quarantined == load.records == RECORDS
+    assert report.latency.records == 200
+    assert "2 stream workers" in render(report)
+    left = [" ".join(child.cmdline()) for child in psutil.Process().children(recursive=True)]
+    assert not [command for command in left if "hub.cli worker" in command]
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        run_bench(RECORDS, workers=0)
+
+
+def test_the_command_refuses_a_worker_count_it_cannot_run() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "bench", "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr

@@ -243,14 +243,6 @@ def test_poison_ends_in_quarantine_with_a_reason_and_good_records_arrive(
     print(f"worker peak RSS {watch.peak_rss / 2**20:.0f} MiB; counts in {path}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the validate agent crashes on a record with a value of megabytes: "
-    "quality/rules.py quotes the value whole in reason and reason_vi, streams/app.py sends "
-    "them and the failures JSON as dead-letter headers, and aiokafka refuses messages over "
-    "its max_request_size (1 MB) with MessageSizeTooLargeError; a rule-passing record over "
-    "1 MB fails the same way on clean.send. Records behind it then wait forever",
-)
 def test_values_of_megabytes_are_quarantined_and_the_worker_carries_on(
     hub: tuple[Endpoints, WorkerProcess],
 ) -> None:

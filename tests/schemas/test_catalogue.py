@@ -357,3 +357,10 @@ def test_every_catalogue_expectation_parses_to_its_type() -> None:
         assert [type(params) for params in checked] == [
             EXPECTATION_TYPES[spec.type] for spec in entry.expectations
         ]
+
+
+def test_a_caller_changing_its_schema_changes_no_one_elses() -> None:
+    dataset = default_catalogue().dataset("citizen.person")
+    mine = dataset.avro_schema()
+    mine["fields"].append({"name": "legacy_code", "type": ["null", "string"], "default": None})
+    assert all(field["name"] != "legacy_code" for field in dataset.avro_schema()["fields"])

@@ -76,7 +76,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoints,
         yield endpoints, worker
 
 
-def publish(endpoints: Endpoints, dataset: Dataset, key: str, record: dict[str, Any]) -> None:
+def publish(
+    endpoints: Endpoints, dataset: Dataset, key: str, record: dict[str, Any], read: int = 1
+) -> None:
+    """Publish a record as a connector would on its ``read``-th read of the source row."""
     with RegistryClient(endpoints.registry_url) as client:
         codec = AvroCodec(client)
         value = codec.encode(
@@ -86,7 +89,8 @@ def publish(endpoints: Endpoints, dataset: Dataset, key: str, record: dict[str, 
     headers = {
         h.SOURCE_SYSTEM: dataset.source_system,
         h.AGENCY_ID: dataset.owner_agency,
-        h.TRACE_ID: f"trace-{key}",
+        # A connector gives every read of a source row its own trace id.
+        h.TRACE_ID: f"trace-{key}" if read == 1 else f"trace-{key}-read-{read}",
     }
     producer.produce(
         dataset.raw_topic, key=key.encode(), value=value, headers=h.encode_headers(headers)
@@ -154,10 +158,22 @@ def test_a_death_before_its_person_reaches_the_citizen_view_once(stack) -> None:
             ("deaths_registered_on_time", "18073", date(2025, 4, 2)): 1,
         }
 
-        # The source sends everything again: new messages, the same records.
-        publish(endpoints, DEATH, death_key, DEATH_RECORD)
-        publish(endpoints, PERSON, DECEASED, GRANDFATHER)
+        # The source sends everything again: new reads, new messages, the same records.
+        publish(endpoints, DEATH, death_key, DEATH_RECORD, read=2)
+        publish(endpoints, PERSON, DECEASED, GRANDFATHER, read=2)
         wait_until(worker, engine, lambda e: logged(e) == 5, "the resent records")
         assert state(engine) == (views, counts)
+
+        # A connector sends a message again after a lost acknowledgement: the same read, the
+        # same trace id, a new offset. The ingest log already has it; nothing changes.
+        publish(endpoints, PERSON, DECEASED, GRANDFATHER, read=2)
+        publish(endpoints, PERSON, WIDOW, GRANDMOTHER)
+        # Behind them on the same partition, a new read: once it is logged, they were seen.
+        publish(endpoints, PERSON, WIDOW, GRANDMOTHER, read=3)
+        wait_until(worker, engine, lambda e: logged(e) == 6, "the third read")
+        assert state(engine) == (views, counts)
+        with engine.connect() as connection:
+            keys = connection.execute(select(IngestLog.record_key)).scalars().all()
+        assert sorted(keys) == sorted([death_key, death_key, WIDOW, WIDOW, DECEASED, DECEASED])
     finally:
         engine.dispose()

@@ -1,19 +1,16 @@
 """Shared topics: personal data pseudonymised or dropped, the same id always the same pseudonym.
 
-The topic test runs the sharing agent in a faust worker of its own (a child process, as
-production runs workers) on the session's broker and registry.
+The topic test runs the stream worker as production does (a child process) on a hub of its
+own: records go to ``raw.*``, and the validate agent publishes each one it stores to
+``clean.*`` and, withheld, to ``shared.*``.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -25,8 +22,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import SecretStr
 
-from hub.broker import TansuBroker
-from hub.topics import ensure_topics
+from hub.runtime import Endpoints, Runtime, WorkerProcess
+from hub.settings import Settings
 from schemas import headers as h
 from schemas.catalogue import Dataset, default_catalogue
 from schemas.codec import AvroCodec
@@ -34,6 +31,7 @@ from schemas.registry.client import RegistryClient
 from schemas.registry.server import EmbeddedRegistry
 from streams.sharing import (
     PseudonymKeyError,
+    Sharer,
     pseudonym,
     pseudonymise,
     shared_schema,
@@ -176,74 +174,31 @@ def test_withheld_fields_follow_the_catalogue() -> None:
     }
 
 
-# --- the shared topic, through a real broker, registry and faust worker -----------------------
-
-WORKER = """
-import os, sys
-import faust
-from pydantic import SecretStr
-from schemas.catalogue import default_catalogue
-from schemas.codec import AvroCodec
-from schemas.registry.client import RegistryClient
-from streams.sharing import wire_sharing
-
-source, fresh_id, bootstrap, registry_url, datadir = sys.argv[1:6]
-dataset = default_catalogue().dataset(source).model_copy(update={"id": fresh_id})
-app = faust.App(
-    f"share-test-{fresh_id}",
-    broker=f"kafka://{bootstrap}",
-    broker_session_timeout=6,
-    broker_heartbeat_interval=1,
-    processing_guarantee="at_least_once",
-    consumer_auto_offset_reset="earliest",
-    topic_partitions=1,
-    topic_allow_declare=False,
-    topic_disable_leader=True,
-    web_enabled=False,
-    store="memory://",
-    datadir=datadir,
-)
-codec = AvroCodec(RegistryClient(registry_url))
-wire_sharing(app, dataset, codec, SecretStr(os.environ["LGSP_PSEUDONYM_KEY"]))
-faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
-"""
+# --- the shared topic, through a real broker, registry and stream worker ---------------------
 
 
-@pytest.fixture
-def sharing_worker(
-    broker: TansuBroker,
+def test_the_sharer_encodes_the_withheld_record_under_the_shared_schema(
     registry: EmbeddedRegistry,
-    lgsp_fresh_dataset: Callable[[str], Dataset],
-    tmp_path: Path,
-) -> Iterator[tuple[Dataset, subprocess.Popen[bytes], Path]]:
-    dataset = lgsp_fresh_dataset(PERSON.id)
-    ensure_topics(broker.bootstrap_servers, [dataset.shared_topic])
-    log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                WORKER,
-                PERSON.id,
-                dataset.id,
-                broker.bootstrap_servers,
-                registry.url,
-                str(tmp_path / "faust"),
-            ],
-            env={**os.environ, "LGSP_PSEUDONYM_KEY": KEY.get_secret_value()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield dataset, process, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+) -> None:
+    with RegistryClient(registry.url) as client:
+        codec = AvroCodec(client)
+        sharer = Sharer(PERSON, codec, KEY)
+        key, value = sharer.message(SON)
+        schema_id, record = codec.decode(value)
+    assert schema_id == sharer.schema_id
+    assert record == pseudonymise(PERSON, SON, KEY)
+    assert key.decode() == pseudonym(SON["personal_id"], key_bytes(KEY))
+    assert sharer.topic == PERSON.shared_topic
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Endpoints, WorkerProcess]]:
+    workdir = tmp_path_factory.mktemp("sharing-hub")
+    with (
+        Runtime(Settings(workdir=workdir), CATALOGUE) as endpoints,
+        WorkerProcess(endpoints, workdir / "logs" / "worker.log", (PERSON.id,)) as worker,
+    ):
+        yield endpoints, worker
 
 
 def wait_for_messages(
@@ -251,8 +206,7 @@ def wait_for_messages(
     bootstrap: str,
     topic: str,
     count: int,
-    process: subprocess.Popen[bytes],
-    log_path: Path,
+    worker: WorkerProcess,
 ) -> list[Any]:
     deadline = time.monotonic() + 90
     messages: list[Any] = []
@@ -260,31 +214,30 @@ def wait_for_messages(
         messages = read_topic(bootstrap, topic)
         if len(messages) >= count:
             return messages
-        assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
+        assert worker.running, worker.log_path.read_text(errors="replace")[-3000:]
         time.sleep(0.5)
     raise AssertionError(
         f"{topic} holds {len(messages)} of {count} records; worker log:\n"
-        + log_path.read_text(errors="replace")[-3000:]
+        + worker.log_path.read_text(errors="replace")[-3000:]
     )
 
 
 def test_the_shared_topic_carries_no_personal_data_and_joins_still_work(
-    broker: TansuBroker,
-    registry: EmbeddedRegistry,
-    sharing_worker: tuple[Dataset, subprocess.Popen[bytes], Path],
+    hub: tuple[Endpoints, WorkerProcess],
     lgsp_read_topic: Callable[..., list[Any]],
 ) -> None:
-    dataset, process, log_path = sharing_worker
+    endpoints, worker = hub
+    secret = endpoints.pseudonym_key
     records = [MOTHER, SON]
-    with RegistryClient(registry.url) as client:
+    with RegistryClient(endpoints.registry_url) as client:
         codec = AvroCodec(client)
-        schema_id = codec.register(f"{dataset.clean_topic}-value", dataset.avro_schema())
-        producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
-        # A record the sink dead-letters must not stop the sharing agent.
-        producer.produce(dataset.clean_topic, key=b"undecodable", value=b"\x07not avro")
+        schema_id = codec.register(f"{PERSON.raw_topic}-value", PERSON.avro_schema())
+        producer = Producer({"bootstrap.servers": endpoints.bootstrap_servers})
+        # A record the validator dead-letters must not stop the others being shared.
+        producer.produce(PERSON.raw_topic, key=b"undecodable", value=b"\x07not avro")
         for record in records:
             producer.produce(
-                dataset.clean_topic,
+                PERSON.raw_topic,
                 key=record["personal_id"].encode(),
                 value=codec.encode(schema_id, record),
                 headers=h.encode_headers(
@@ -293,13 +246,9 @@ def test_the_shared_topic_carries_no_personal_data_and_joins_still_work(
             )
         assert producer.flush(10) == 0
 
+        bootstrap = endpoints.bootstrap_servers
         messages = wait_for_messages(
-            lgsp_read_topic,
-            broker.bootstrap_servers,
-            dataset.shared_topic,
-            len(records),
-            process,
-            log_path,
+            lgsp_read_topic, bootstrap, PERSON.shared_topic, len(records), worker
         )
         assert len(messages) == len(records)
         for message in messages:
@@ -310,9 +259,16 @@ def test_the_shared_topic_carries_no_personal_data_and_joins_still_work(
         for message in messages:
             _, record = codec.decode(message.value)
             shared[record["full_name"]] = (message, record)
+        # Published from the same batch: the clean topic has both, as they were sent.
+        clean = wait_for_messages(
+            lgsp_read_topic, bootstrap, PERSON.clean_topic, len(records), worker
+        )
+        assert {codec.decode(m.value)[1]["personal_id"] for m in clean} == {
+            r["personal_id"] for r in records
+        }
 
-    mother_message, mother = shared[pseudonym(MOTHER["full_name"], key_bytes(KEY))]
-    son_message, son = shared[pseudonym(SON["full_name"], key_bytes(KEY))]
+    mother_message, mother = shared[pseudonym(MOTHER["full_name"], key_bytes(secret))]
+    son_message, son = shared[pseudonym(SON["full_name"], key_bytes(secret))]
     assert son["mother_id"] == mother["personal_id"]
     assert mother_message.key.decode() == mother["personal_id"], "the key is the pseudonym"
     assert mother["date_of_birth"] is None
@@ -321,14 +277,14 @@ def test_the_shared_topic_carries_no_personal_data_and_joins_still_work(
     assert headers[h.TRACE_ID] == f"trace-{SON['personal_id']}"
 
     # A standard Confluent client reads the shared topic with the registered schema.
-    confluent = SchemaRegistryClient({"url": registry.url})
-    latest = confluent.get_latest_version(shared_subject(dataset))
+    confluent = SchemaRegistryClient({"url": endpoints.registry_url})
+    latest = confluent.get_latest_version(shared_subject(PERSON))
     assert '"null"' in latest.schema.schema_str
     deserialize = AvroDeserializer(confluent)
     read = deserialize(
-        son_message.value, SerializationContext(dataset.shared_topic, MessageField.VALUE)
+        son_message.value, SerializationContext(PERSON.shared_topic, MessageField.VALUE)
     )
     assert read is not None
     assert read["personal_id"] == son["personal_id"]
     assert read["date_of_birth"] is None
-    assert process.poll() is None
+    assert worker.running
