@@ -18,9 +18,11 @@ from decimal import Decimal
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Engine, Table, func, inspect, select
+from sqlalchemy import Engine, Table, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.access.audit import Action, AuditRecord, Outcome, append
 from hub.access.grants import Status, grant_in_force, list_subscriptions
@@ -280,6 +282,31 @@ _REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 router = APIRouter(prefix="/v1")
+probes = APIRouter()
+
+
+class Health(BaseModel):
+    """For orchestrators: no key needed, no data shown, not audited."""
+
+    status: str
+    warehouse: bool
+
+
+@probes.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The warehouse does not answer"}},
+)
+def health(request: Request) -> JSONResponse:
+    """Whether the API can serve: the warehouse answers a query."""
+    try:
+        with _served(request).engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        reachable = True
+    except SQLAlchemyError:
+        reachable = False
+    body = Health(status="ok" if reachable else "unavailable", warehouse=reachable)
+    return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
 
 
 @router.get("/datasets", response_model=Grants, responses={401: _REFUSALS[401]})
@@ -425,4 +452,5 @@ def create_access_api(engine: Engine, *, pseudonym_key: SecretStr) -> FastAPI:
         shapes={d.id: RecordShape(d) for d in catalogue.datasets},
     )
     app.include_router(router)
+    app.include_router(probes)
     return app

@@ -55,9 +55,31 @@ def test_hub_services_use_only_real_settings_and_wait_for_healthy_dependencies()
         assert env["LGSP_BOOTSTRAP_SERVERS"] == "kafka:9092"
         assert env["LGSP_REGISTRY_URL"] == "http://schema-registry:8081"
         assert env["LGSP_WAREHOUSE_URL"].startswith("postgresql+psycopg://")
+        if name == "migrate":
+            assert service["restart"] == "no"
+            assert service["command"] == ["lgsp", "warehouse", "upgrade"]
+            continue
         for dependency in ("kafka", "schema-registry", "postgres"):
             assert service["depends_on"][dependency]["condition"] == "service_healthy"
+        # No service writes to a warehouse whose schema is behind the code's.
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         Settings(**{key.removeprefix("LGSP_").lower(): value for key, value in env.items()})
+
+
+def test_every_long_running_hub_service_is_health_checked_on_its_own_port() -> None:
+    for name, service in HUB_SERVICES.items():
+        if name == "migrate":
+            continue
+        check = " ".join(service["healthcheck"]["test"])
+        env = service["environment"]
+        if "--port" in service["command"]:
+            # The console and the data API answer a health route that asks the warehouse.
+            port = service["command"][service["command"].index("--port") + 1]
+            assert f"localhost:{port}/" in check and "health" in check, name
+        else:
+            # Workers and connectors serve /healthz on the metrics port.
+            assert f"localhost:{env['LGSP_METRICS_PORT']}/healthz" in check, name
+            assert env["LGSP_METRICS_HOST"] == "0.0.0.0", name
 
 
 def test_the_warehouse_credentials_match_the_database_service() -> None:

@@ -11,7 +11,7 @@ import pytest
 from citizens import person
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, create_engine, update
 
 from hub.access.api import create_access_api
 from hub.access.audit import AuditQuery, list_entries, verify
@@ -270,3 +270,22 @@ def test_a_dataset_no_worker_has_filled_yet_is_empty(client: TestClient, engine:
     answer = client.get("/v1/datasets/civil.birth/records", headers=key_for(engine, HEALTH))
     assert answer.status_code == 200
     assert (answer.json()["total"], answer.json()["records"]) == (0, [])
+
+
+def test_health_needs_no_key_shows_no_data_and_is_not_audited(
+    client: TestClient, engine: Engine
+) -> None:
+    before = len(list_entries(engine, AuditQuery()))
+    answer = client.get("/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "warehouse": True}
+    assert len(list_entries(engine, AuditQuery())) == before
+
+
+def test_health_is_503_while_the_warehouse_does_not_answer() -> None:
+    # Nothing listens on port 9 (discard): the connection is refused at once.
+    unreachable = create_engine("postgresql+psycopg://lgsp@127.0.0.1:9/lgsp")
+    with TestClient(create_access_api(unreachable, pseudonym_key=KEY)) as test_client:
+        answer = test_client.get("/health")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unavailable", "warehouse": False}
