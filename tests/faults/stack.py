@@ -290,10 +290,20 @@ def assert_ingest_log_accounts(engine: Engine, tallies: dict[str, DatasetTally])
             )
 
 
-def assert_all(*checks: Callable[[], None]) -> None:
-    """Run every check and fail with all that failed, not only the first."""
+def assert_nothing_lost_or_doubled(
+    disturbed: Snapshot,
+    undisturbed: Snapshot,
+    what: str,
+    engine: Engine,
+    tallies: dict[str, DatasetTally],
+) -> None:
+    """The three checks after a fault, each run, failing with all that failed."""
     failed: list[str] = []
-    for check in checks:
+    for check in (
+        lambda: assert_same_warehouse(disturbed, undisturbed, what),
+        lambda: assert_reconciled(engine, tallies),
+        lambda: assert_ingest_log_accounts(engine, tallies),
+    ):
         try:
             check()
         except AssertionError as exc:

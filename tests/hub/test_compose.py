@@ -75,7 +75,8 @@ def test_every_long_running_hub_service_is_health_checked_on_its_own_port() -> N
         if "--port" in service["command"]:
             # The console and the data API answer a health route that asks the warehouse.
             port = service["command"][service["command"].index("--port") + 1]
-            assert f"localhost:{port}/" in check and "health" in check, name
+            assert f"localhost:{port}/" in check, name
+            assert "health" in check, name
         else:
             # Workers and connectors serve /healthz on the metrics port.
             assert f"localhost:{env['LGSP_METRICS_PORT']}/healthz" in check, name
