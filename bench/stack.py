@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.monitor import cpu_seconds
@@ -25,8 +25,7 @@ from schemas.catalogue import Catalogue
 from schemas.codec import AvroCodec
 from streams.app import VALIDATE_BATCH
 from warehouse.db import create_warehouse_engine
-from warehouse.models import Quarantine, dataset_table
-from warehouse.store import count_rows
+from warehouse.store import count_rows, empty_streamed_tables
 
 # Completion is seen by polling, so the end of a load is known to within one poll. Polls are
 # cheap but not free on two cores, so they are frequent only near the end: once no more records
@@ -161,11 +160,9 @@ class Warehouse:
         return self.engine.dialect.name
 
     def reset(self) -> None:
-        """Delete every dataset row and every quarantined record, so counts start at zero."""
+        """Empty the dataset tables, the quarantine and all derived, so stages start alike."""
         with self.engine.begin() as connection:
-            for dataset in self.catalogue.datasets:
-                connection.execute(delete(dataset_table(dataset.id)))
-            connection.execute(delete(Quarantine))
+            empty_streamed_tables(connection, self.catalogue.datasets)
 
     def counts(self, datasets: list[str]) -> dict[str, tuple[int, int]]:
         """(rows stored, records held in quarantine) per dataset."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete
 
 from connectors.base import Connector
 from connectors.business_registration import (
@@ -39,9 +38,7 @@ from schemas.catalogue import Catalogue
 from schemas.codec import AvroCodec
 from schemas.registry.client import RegistryClient
 from warehouse.db import create_warehouse_engine
-from warehouse.models import Quarantine, dataset_table
-from warehouse.store import count_rows
-from warehouse.views import DERIVED_TABLES
+from warehouse.store import count_rows, empty_streamed_tables
 
 
 class DemoError(RuntimeError):
@@ -156,16 +153,7 @@ def reset_demo_state(settings: Settings, catalogue: Catalogue) -> None:
     engine = create_warehouse_engine(settings.warehouse_url)
     try:
         with engine.begin() as connection:
-            for dataset in catalogue.datasets:
-                table = dataset_table(dataset.id)
-                if engine.dialect.has_table(connection, table.name):
-                    connection.execute(delete(table))
-            if engine.dialect.has_table(connection, Quarantine.__tablename__):
-                connection.execute(delete(Quarantine))
-            # Derived from the rows just deleted: left alone they would count old records.
-            for derived in DERIVED_TABLES:
-                if engine.dialect.has_table(connection, derived.name):
-                    connection.execute(delete(derived))
+            empty_streamed_tables(connection, catalogue.datasets)
     finally:
         engine.dispose()
 

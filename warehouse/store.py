@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    delete,
     exists,
     func,
     or_,
@@ -29,7 +30,7 @@ from sqlalchemy.sql.dml import Insert
 
 from schemas.catalogue import Dataset, column_name
 from warehouse.models import RECORD_KEY_LENGTH, Quarantine, dataset_table
-from warehouse.views import IngestLog
+from warehouse.views import DERIVED_TABLES, IngestLog
 
 # Statuses of a quarantine row: in the queue, sent back through validation with the
 # outcome pending, passed on replay and stored in the warehouse, or fixed at the source (a
@@ -388,6 +389,23 @@ def release_quarantine(connection: Connection, dataset: Dataset, row_ids: Iterab
         .values(status=RELEASED)
     )
     return int(result.rowcount)
+
+
+def empty_streamed_tables(connection: Connection, datasets: Iterable[Dataset]) -> None:
+    """Delete every dataset row, every quarantined record and all derived from them.
+
+    The derived tables go too: left alone, the ingest log would supersede a new dead letter
+    with an old valid record of its key, and the views and indicators would count old rows.
+    Tables not created yet are passed over.
+    """
+    tables = [
+        *(dataset_table(dataset.id) for dataset in datasets),
+        Quarantine.__table__,
+        *DERIVED_TABLES,
+    ]
+    for table in tables:
+        if connection.dialect.has_table(connection, table.name):
+            connection.execute(delete(table))
 
 
 def count_rows(engine: Engine, dataset: Dataset) -> tuple[int, int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from schemas import headers as h
 from schemas.catalogue import default_catalogue
@@ -14,10 +14,12 @@ from warehouse.projections import store_clean_batch
 from warehouse.store import (
     Consumed,
     count_rows,
+    empty_streamed_tables,
     insert_quarantine,
     release_quarantine,
     upsert_records,
 )
+from warehouse.views import DERIVED_TABLES
 
 PERSON = default_catalogue().dataset("citizen.person")
 HEADERS = {h.SOURCE_SYSTEM: "population", h.AGENCY_ID: "000.00.10.H25", h.TRACE_ID: "t1"}
@@ -324,4 +326,32 @@ def test_a_replayed_record_stored_is_released_not_superseded(warehouse_url: str)
             released=[held["id"]],
         )
     assert statuses(engine) == {"c1": "released"}
+    engine.dispose()
+
+
+def test_emptied_the_warehouse_forgets_old_records_and_supersedes_nothing(
+    warehouse_url: str,
+) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    init_warehouse(engine)
+    store_valid(engine, person("Nguyễn Văn Hùng", V2, KEY), offset=0)
+    with engine.begin() as connection:
+        empty_streamed_tables(connection, default_catalogue().datasets)
+    assert count_rows(engine, PERSON) == (0, 0)
+    with engine.connect() as connection:
+        for table in (*DERIVED_TABLES, Quarantine.__table__):
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+    # The same key dead-lettered after the reset is held, not superseded by the old record.
+    with engine.begin() as connection:
+        insert_quarantine(
+            connection, [dead_letter(fingerprint="c1" * 32, record_key=KEY, record_version=V1)]
+        )
+    assert statuses(engine) == {"c1": "held"}
+    engine.dispose()
+
+
+def test_emptying_a_warehouse_not_made_yet_does_nothing(sqlite_url: str) -> None:
+    engine = create_warehouse_engine(sqlite_url)
+    with engine.begin() as connection:
+        empty_streamed_tables(connection, default_catalogue().datasets)
     engine.dispose()
