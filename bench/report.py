@@ -179,13 +179,16 @@ class Memory(_Figures):
     """Peak resident set sizes, sampled.
 
     Attributes:
-        worker_peak_mb: The stream worker process (the largest one, with several).
+        worker_peak_mb: The stream worker process (the largest one, with several), whole run.
+        worker_bulk_peak_mb: The same, from the start up to the end of the bulk load (the
+            issue's memory target is about the bulk load).
         bench_peak_mb: This process: connectors, pollers, the raw path's consumer.
         broker_peak_mb: The embedded broker, which keeps every topic in memory.
         sample_interval_s: Time between samples.
     """
 
     worker_peak_mb: float
+    worker_bulk_peak_mb: float
     bench_peak_mb: float
     broker_peak_mb: float
     sample_interval_s: float
@@ -299,9 +302,9 @@ class BenchReport(_Figures):
             ),
             Target(
                 name="worker memory",
-                goal=f"peak RSS < {WORKER_RSS_TARGET_MB:,.0f} MB",
-                measured=f"{self.memory.worker_peak_mb:,.0f} MB",
-                met=self.memory.worker_peak_mb < WORKER_RSS_TARGET_MB,
+                goal=f"peak RSS < {WORKER_RSS_TARGET_MB:,.0f} MB during the bulk load",
+                measured=f"{self.memory.worker_bulk_peak_mb:,.0f} MB",
+                met=self.memory.worker_bulk_peak_mb < WORKER_RSS_TARGET_MB,
             ),
         ]
 
@@ -415,7 +418,8 @@ def render(report: BenchReport) -> str:
         *_table(
             ("process", "MB"),
             [
-                ("stream worker", f"{memory.worker_peak_mb:,.0f}"),
+                ("stream worker, up to the bulk load end", f"{memory.worker_bulk_peak_mb:,.0f}"),
+                ("stream worker, whole run", f"{memory.worker_peak_mb:,.0f}"),
                 ("bench (connectors, raw consumer)", f"{memory.bench_peak_mb:,.0f}"),
                 ("embedded broker (all topics in memory)", f"{memory.broker_peak_mb:,.0f}"),
             ],

@@ -152,6 +152,7 @@ def run_bench(
         bulk, published = measure_load(hub, "bulk load", [population])
         to_person += published.get(PERSON, 0)
         report.say(_load_line("bulk load", bulk))
+        worker_bulk_peak = max(sampler.peak_mb(f"worker-{n}") for n in range(workers))
         valid_keys = _stored_keys(warehouse)
 
         report.say(f"bare faust agent: counting the {to_person:,} events of raw.{PERSON}")
@@ -177,6 +178,7 @@ def run_bench(
         quality = _quality(endpoints.warehouse_url, workdir, mixed, mixed_load, report)
         memory = Memory(
             worker_peak_mb=max(sampler.peak_mb(f"worker-{n}") for n in range(workers)),
+            worker_bulk_peak_mb=worker_bulk_peak,
             bench_peak_mb=bench_peak,
             broker_peak_mb=sampler.peak_mb("broker"),
             sample_interval_s=sampler.interval_s,
