@@ -14,16 +14,29 @@ from bench.report import HubLoad
 RECORDS = 500
 
 
+def _children() -> dict[int, str]:
+    return {
+        child.pid: " ".join(child.cmdline()) for child in psutil.Process().children(recursive=True)
+    }
+
+
 @pytest.fixture(scope="module")
-def progress_and_report() -> tuple[list[str], BenchReport]:
+def progress_and_report() -> tuple[list[str], BenchReport, set[int]]:
+    """The progress lines, the report, and the children this process had before the bench."""
     lines: list[str] = []
+    # Children started earlier (the test session's own broker) are not the bench's to stop.
+    before = set(_children())
     # A few seconds of latency measurement: 400 records at 200 a second.
     report = run_bench(RECORDS, progress=lines.append, latency_rate=200, latency_seconds=2)
-    return lines, report
+    return lines, report, before
+
+
+def _left_since(before: set[int]) -> list[str]:
+    return [command for pid, command in _children().items() if pid not in before]
 
 
 @pytest.fixture(scope="module")
-def report(progress_and_report: tuple[list[str], BenchReport]) -> BenchReport:
+def report(progress_and_report: tuple[list[str], BenchReport, set[int]]) -> BenchReport:
     return progress_and_report[1]
 
 
@@ -118,12 +131,12 @@ def test_the_report_round_trips_through_json(report: BenchReport) -> None:
 
 
 def test_progress_is_reported_and_nothing_is_left_running(
-    progress_and_report: tuple[list[str], BenchReport],
+    progress_and_report: tuple[list[str], BenchReport, set[int]],
 ) -> None:
-    lines, _ = progress_and_report
+    lines, _, before = progress_and_report
     for stage in ("bulk load", "bare faust", "raw client path", "latency", "mixed load", "quality"):
         assert any(line.startswith(stage) for line in lines), stage
-    left = [" ".join(child.cmdline()) for child in psutil.Process().children(recursive=True)]
+    left = _left_since(before)
     assert not [command for command in left if "hub.cli worker" in command or "bench." in command]
     assert not [command for command in left if "--listener-url" in command]
 
@@ -134,14 +147,16 @@ def test_records_must_be_positive() -> None:
 
 
 def test_two_workers_share_the_partitions_and_the_loads_reconcile() -> None:
+    before = set(_children())
     report = run_bench(RECORDS, latency_rate=200, latency_seconds=1, workers=2)
     assert report.workers == 2
     for load in (report.bulk, report.mixed):
         assert load.warehouse_rows + load.quarantined == load.records == RECORDS
     assert report.latency.records == 200
     assert "2 stream workers" in render(report)
-    left = [" ".join(child.cmdline()) for child in psutil.Process().children(recursive=True)]
+    left = _left_since(before)
     assert not [command for command in left if "hub.cli worker" in command]
+    assert not [command for command in left if "--listener-url" in command]
 
 
 def test_workers_must_be_positive() -> None:
