@@ -27,7 +27,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import Engine, text
 
 log = logging.getLogger("lgsp.monitoring")
 
@@ -157,17 +156,6 @@ class MonitoringServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def warehouse_answers(engine: Engine) -> HealthCheck:
-    """A readiness check: the warehouse answers a query."""
-
-    def check() -> bool:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-
-    return check
 
 
 def broker_answers(bootstrap_servers: str) -> HealthCheck:

@@ -10,9 +10,9 @@ import copy
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Final, Literal
@@ -214,8 +214,12 @@ def column_name(field_path: str) -> str:
 
 def get_path(record: dict[str, Any], field_path: str) -> Any:
     """Value at a dotted field path, ``None`` when any step is missing or null."""
+    return _value_at(record, field_path.split("."))
+
+
+def _value_at(record: dict[str, Any], parts: Iterable[str]) -> Any:
     value: Any = record
-    for part in field_path.split("."):
+    for part in parts:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
@@ -232,9 +236,14 @@ class FieldColumn(BaseModel):
     logical_type: str | None = None
     nullable: bool = False
 
-    @property
+    # Cached: the stream worker flattens every record by these.
+    @cached_property
     def column(self) -> str:
         return column_name(self.path)
+
+    @cached_property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.path.split("."))
 
 
 def leaf_fields(schema: dict[str, Any]) -> list[FieldColumn]:
@@ -273,7 +282,7 @@ def leaf_fields(schema: dict[str, Any]) -> list[FieldColumn]:
 
 def flatten(record: dict[str, Any], fields: list[FieldColumn]) -> dict[str, Any]:
     """A decoded record as warehouse columns (``a.b`` -> ``a_b``)."""
-    return {f.column: get_path(record, f.path) for f in fields}
+    return {f.column: _value_at(record, f.parts) for f in fields}
 
 
 # --- validation ------------------------------------------------------------------------------

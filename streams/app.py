@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -202,8 +203,8 @@ def create_app(config: WorkerConfig, metrics: StreamMetrics | None = None) -> fa
             engine,
             publisher,
             sharer,
-            metrics=metrics or _Unobserved(),
-            highwater=lambda tp: _highwater(app, tp),
+            metrics=metrics,
+            highwater=partial(_highwater, app),
         )
         raw = app.topic(dataset.raw_topic, key_serializer="raw", value_serializer="raw")
         dlq = app.topic(dataset.dlq_topic, key_serializer="raw", value_serializer="raw")

@@ -13,7 +13,7 @@ from sqlalchemy import Column, String
 
 from quality.rules import RuleSet
 from schemas import headers as h
-from schemas.catalogue import Dataset, FieldColumn, get_path, leaf_fields
+from schemas.catalogue import Dataset, FieldColumn, flatten, get_path, leaf_fields
 from schemas.codec import AvroCodec, DecodeError
 from warehouse.models import RECORD_KEY_LENGTH, Quarantine
 from warehouse.store import utc
@@ -148,19 +148,9 @@ class RowBuilder:
             for f in self.fields
             if isinstance(f.avro_type, dict) and f.avro_type.get("type") in ("array", "map")
         ]
-        self._leaves = [(f.column, tuple(f.path.split("."))) for f in self.fields]
 
     def row(self, record: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        # As schemas.catalogue.flatten, with each path split once rather than per record.
-        row: dict[str, Any] = {}
-        for column, parts in self._leaves:
-            value: Any = record
-            for part in parts:
-                if not isinstance(value, dict):
-                    value = None
-                    break
-                value = value.get(part)
-            row[column] = value
+        row = flatten(record, self.fields)
         for column in self.json_columns:
             if row[column] is not None:
                 row[column] = json.dumps(row[column], ensure_ascii=False, default=str)

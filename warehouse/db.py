@@ -17,7 +17,13 @@ import warehouse.quality as _quality  # noqa: F401  isort: skip
 import warehouse.views as _views  # noqa: F401  isort: skip
 
 # ``metadata`` from here holds every table, the modules above having registered theirs.
-__all__ = ["WarehouseError", "create_warehouse_engine", "init_warehouse", "metadata"]
+__all__ = [
+    "WarehouseError",
+    "create_warehouse_engine",
+    "init_warehouse",
+    "metadata",
+    "warehouse_answers",
+]
 
 
 SQLITE_CACHE_KIB = 32 * 1024
@@ -58,6 +64,16 @@ def create_warehouse_engine(url: str, *, setting: str = "LGSP_WAREHOUSE_URL") ->
         shown = parsed.render_as_string(hide_password=True)
         raise WarehouseError(f"{setting}: warehouse at {shown} is unreachable: {reason}") from exc
     return engine
+
+
+def warehouse_answers(engine: Engine) -> bool:
+    """Whether the warehouse answers a query now; for health and readiness endpoints."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -169,6 +169,7 @@ def _positional_parameters(
         for position, name in enumerate(names)
         if position not in constants
     ]
+    placed_constants = sorted(constants.items())
     parameters: list[tuple[Any, ...]] = []
     for row in rows:
         if len(row) != len(keys):
@@ -177,7 +178,7 @@ def _positional_parameters(
             process(row[name]) if process is not None and row[name] is not None else row[name]
             for name, process in plan
         ]
-        for position, value in sorted(constants.items()):
+        for position, value in placed_constants:
             values.insert(position, value)
         parameters.append(tuple(values))
     return str(compiled), parameters

@@ -21,8 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Engine, Table, func, inspect, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, Table, func, inspect, select
 
 from hub.access.audit import Action, AuditRecord, Outcome, append
 from hub.access.grants import Status, grant_in_force, list_subscriptions
@@ -36,6 +35,7 @@ from schemas.catalogue import (
     leaf_fields,
 )
 from streams.sharing import Pseudonymiser
+from warehouse.db import warehouse_answers
 from warehouse.models import LINEAGE_COLUMNS, dataset_table
 
 API_KEY_HEADER: Final = "X-API-Key"
@@ -299,12 +299,7 @@ class Health(BaseModel):
 )
 def health(request: Request) -> JSONResponse:
     """Whether the API can serve: the warehouse answers a query."""
-    try:
-        with _served(request).engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        reachable = True
-    except SQLAlchemyError:
-        reachable = False
+    reachable = warehouse_answers(_served(request).engine)
     body = Health(status="ok" if reachable else "unavailable", warehouse=reachable)
     return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
 

@@ -106,11 +106,11 @@ def worker(
     """Run the stream worker (validate and quarantine agents per dataset) until stopped."""
     from contextlib import ExitStack
 
-    from hub.monitoring import HubMetrics, MonitoringServer, broker_answers, warehouse_answers
+    from hub.monitoring import HubMetrics, MonitoringServer, broker_answers
     from hub.runtime import Runtime
     from schemas.catalogue import default_catalogue
     from streams.app import WorkerConfig, run_worker
-    from warehouse.db import create_warehouse_engine
+    from warehouse.db import create_warehouse_engine, warehouse_answers
 
     settings = settings_for(workdir)
     catalogue = default_catalogue()
@@ -123,7 +123,7 @@ def worker(
             engine = create_warehouse_engine(endpoints.warehouse_url)
             monitoring.callback(engine.dispose)
             checks = {
-                "warehouse": warehouse_answers(engine),
+                "warehouse": lambda: warehouse_answers(engine),
                 "broker": broker_answers(endpoints.bootstrap_servers),
             }
             server = monitoring.enter_context(

@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from hub.quarantine import QuarantineDetail, QuarantineError, ReplayResult, show_quarantine
 from hub.web.console import Console, get_console, require_same_origin
@@ -23,6 +21,7 @@ from hub.web.scorecards import (
     scorecard,
 )
 from schemas.catalogue import CatalogueError
+from warehouse.db import warehouse_answers
 
 
 class ApiError(BaseModel):
@@ -50,13 +49,9 @@ def _not_found(message: str) -> dict[int | str, dict[str, object]]:
 @router.get("/health", response_model=Health)
 def health(console: ConsoleDep) -> Health:
     """The console is up; ``warehouse`` says whether the warehouse answers."""
-    try:
-        with console.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        reachable = True
-    except SQLAlchemyError:
-        reachable = False
-    return Health(warehouse=reachable, replay=console.bootstrap_servers is not None)
+    return Health(
+        warehouse=warehouse_answers(console.engine), replay=console.bootstrap_servers is not None
+    )
 
 
 @router.get("/datasets", response_model=list[DatasetSummary])
